@@ -1,0 +1,79 @@
+"""Writing a results folder atomically: it appears complete or not at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["check_output_dir", "write_results_dir", "to_jsonable"]
+
+RESULT_FILES = ("config.json", "results.json", "arrays.npz")
+
+
+def check_output_dir(path: str | os.PathLike, force: bool) -> Path:
+    """Refuse, before any work is done, an output path that cannot or should not be written."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is an existing file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise ValueError(f"--out {str(out)!r} already exists and is not empty (use --force to replace it)")
+    parent = out.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {str(out)!r} cannot be created: {str(parent)!r} is not writable")
+    return out
+
+
+def write_results_dir(path: Path, writers: dict[str, Callable[[Path], None]], force: bool) -> None:
+    """Write every file into a temporary sibling folder, then rename it into place.
+
+    An interrupted run leaves at most a hidden ``.<name>.tmp*`` folder, never a half-written
+    results folder; an existing folder is replaced only with ``force``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp", dir=path.parent))
+    try:
+        for name, write in writers.items():
+            write(tmp / name)
+        if path.exists():
+            if not force and any(path.iterdir()):
+                raise ValueError(f"--out {str(path)!r} appeared while solving; not overwritten")
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old", dir=path.parent))
+            os.replace(path, old / path.name)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_json(obj) -> Callable[[Path], None]:
+    def write(p: Path) -> None:
+        p.write_text(json.dumps(to_jsonable(obj), indent=2, sort_keys=True) + "\n")
+
+    return write
+
+
+def to_jsonable(obj):
+    """Convert NumPy/JAX scalars and arrays inside ``obj`` to plain Python for ``json``."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, (np.generic,)):
+        return obj.item()
+    if hasattr(obj, "shape") and hasattr(obj, "dtype"):
+        return np.asarray(obj).tolist()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return str(obj)
+    return obj

@@ -1,0 +1,143 @@
+"""The single solve entry point, :func:`ufm.minimize`."""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jaxtyping import Array, ArrayLike, Float
+
+from ._optax_solvers import _METHODS, optax_method, optax_step
+from ._problem import MixupUFM, mixup_objective
+from ._solution import Solution
+from ._validation import check_int, check_positive_real
+
+__all__ = ["minimize", "METHODS", "max_sample_grad_norm"]
+
+METHODS: tuple[str, ...] = tuple(_METHODS)
+
+
+def max_sample_grad_norm(per_sample_grad: Float[Array, "... d"]) -> Float[Array, ""]:
+    """The largest 2-norm over samples of a per-sample gradient array."""
+    return jnp.sqrt(jnp.max(jnp.sum(per_sample_grad * per_sample_grad, axis=-1)))
+
+
+def minimize(
+    problem: MixupUFM,
+    method: str = "lbfgs",
+    tol: float = 1e-10,
+    max_steps: int | None = None,
+    learning_rate: float | None = None,
+    init: Float[ArrayLike, "K K M d"] | None = None,
+) -> Solution:
+    r"""Minimise ``problem.objective`` over the free features with a jit-compiled loop.
+
+    The whole optimisation runs inside one ``lax.while_loop`` (on CPU, GPU or TPU, in
+    ``problem.dtype``) and stops when the largest per-sample gradient norm
+    $\max_i\|W^\top(p_i - y_i) + \mu h_i\|$ is at most ``tol``, when ``max_steps`` is reached, or
+    when anything becomes non-finite. By strong convexity a per-sample gradient norm $\varepsilon$
+    bounds each feature's error by $\varepsilon/\mu$.
+
+    Args:
+        problem: the :class:`MixupUFM` to solve.
+        method: ``"lbfgs"`` (optax L-BFGS with zoom line search over all features jointly: the
+            generic path), ``"adam"`` or ``"gd"`` (first-order baselines for training dynamics).
+        tol: tolerance on the largest per-sample gradient 2-norm.
+        max_steps: iteration cap (default depends on the method: 2000 for lbfgs, 20000 for adam,
+            50000 for gd).
+        learning_rate: for ``adam`` (default 1e-2) and ``gd`` (default $1/(\beta/2 + \mu)$, the
+            inverse of the per-sample smoothness constant); ignored by ``lbfgs``.
+        init: starting features (default zeros).
+
+    Returns:
+        A :class:`Solution`; its ``grad_norm`` is recomputed by autodiff of ``problem.objective``
+        at the returned features.
+    """
+    if not isinstance(problem, MixupUFM):
+        raise TypeError(f"problem must be a ufm.MixupUFM, got {type(problem).__name__}")
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    spec = optax_method(method)
+    tol = check_positive_real("tol", tol)
+    max_steps = spec.default_max_steps if max_steps is None else check_int("max_steps", max_steps, 1)
+    if learning_rate is None:
+        learning_rate = spec.default_learning_rate(problem.beta, problem.weight_decay)
+    else:
+        learning_rate = check_positive_real("learning_rate", learning_rate)
+    features0 = problem.zeros() if init is None else problem._check_features(init).astype(problem.dtype)
+
+    optimizer = spec.make(learning_rate)
+    w = problem.classifier
+    lambdas = jnp.asarray(problem.lambdas, dtype=problem.dtype)
+    mu = jnp.asarray(problem.weight_decay, dtype=problem.dtype)
+    n = problem.num_samples
+
+    def run(h0, w, lambdas, mu):
+        def fun(h):
+            return n * mixup_objective(h, w, lambdas, mu)
+
+        step = optax_step(spec, optimizer, fun)
+        value0, grad0 = jax.value_and_grad(fun)(h0)
+
+        def cond(carry):
+            k, _, _, value, grad = carry
+            finite = jnp.isfinite(value) & jnp.all(jnp.isfinite(grad))
+            return (k < max_steps) & (max_sample_grad_norm(grad) > tol) & finite
+
+        def body(carry):
+            k, h, opt_state, value, grad = carry
+            h, opt_state, value, grad = step(h, opt_state, value, grad)
+            return k + 1, h, opt_state, value, grad
+
+        carry = (jnp.asarray(0), h0, optimizer.init(h0), value0, grad0)
+        k, h, _, _, _ = lax.while_loop(cond, body, carry)
+        return h, k
+
+    args = (features0, w, lambdas, mu)
+    t0 = time.perf_counter()
+    compiled = jax.jit(run).lower(*args).compile()
+    t1 = time.perf_counter()
+    features, num_steps = jax.block_until_ready(compiled(*args))
+    t2 = time.perf_counter()
+    return _finish(problem, features, int(num_steps), method, tol, max_steps, t1 - t0, t2 - t1)
+
+
+@jax.jit
+def _objective_and_grad_norm(features, w, lambdas, mu):
+    n = features.size // features.shape[-1]
+    value, grad = jax.value_and_grad(mixup_objective)(features, w, lambdas, mu)
+    finite = jnp.all(jnp.isfinite(features))
+    return value, max_sample_grad_norm(n * grad), finite
+
+
+def _finish(problem, features, num_steps, method, tol, max_steps, compile_s, solve_s) -> Solution:
+    """Recompute the reported quantities from the returned features alone (autodiff of the objective)."""
+    lambdas = jnp.asarray(problem.lambdas, dtype=problem.dtype)
+    mu = jnp.asarray(problem.weight_decay, dtype=problem.dtype)
+    value, grad_norm, finite = _objective_and_grad_norm(features, problem.classifier, lambdas, mu)
+    objective, grad_norm = float(value), float(grad_norm)
+    finite = bool(finite) and np.isfinite(grad_norm) and np.isfinite(objective)
+    converged = finite and grad_norm <= tol
+    if not finite:
+        status = "nonfinite"
+    elif converged:
+        status = "converged"
+    elif num_steps >= max_steps:
+        status = "max_steps"
+    else:
+        status = "stalled"
+    return Solution(
+        features=features,
+        objective=objective,
+        grad_norm=grad_norm,
+        converged=converged,
+        status=status,
+        num_steps=num_steps,
+        method=method,
+        tol=tol,
+        compile_seconds=compile_s,
+        solve_seconds=solve_s,
+    )

@@ -1,0 +1,95 @@
+"""Input checks shared by the Python API and the command line.
+
+Every check raises :class:`TypeError` (wrong kind of value) or :class:`ValueError` (right kind,
+invalid value) with a one-line message; the CLI prints the same message and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "check_int",
+    "check_positive_real",
+    "check_num_classes",
+    "check_dim",
+    "check_lambdas",
+    "check_dtype",
+]
+
+
+def check_int(name: str, value: object, minimum: int) -> int:
+    """Return ``value`` as an ``int`` >= ``minimum``; booleans and non-integral floats are refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise TypeError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_positive_real(name: str, value: object, why: str = "") -> float:
+    """Return ``value`` as a finite ``float`` > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value <= 0.0:
+        suffix = f" ({why})" if why else ""
+        raise ValueError(f"{name} must be finite and > 0, got {value!r}{suffix}")
+    return value
+
+
+def check_num_classes(value: object) -> int:
+    return check_int("num_classes", value, 2)
+
+
+def check_dim(dim: object, num_classes: int) -> int:
+    """Feature dimension: ``None`` means ``num_classes``; a simplex ETF needs ``dim >= K - 1``."""
+    if dim is None:
+        return num_classes
+    dim = check_int("dim", dim, 1)
+    if dim < num_classes - 1:
+        raise ValueError(
+            f"dim must be >= num_classes - 1 = {num_classes - 1} to hold a simplex ETF, got {dim}"
+        )
+    return dim
+
+
+def check_lambdas(lambdas: object) -> tuple[float, ...]:
+    """Explicit mixing coefficients: a non-empty 1-D sequence of finite reals in [0, 1]."""
+    try:
+        arr = np.asarray(lambdas, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"lambdas must be a 1-D sequence of real numbers, got {lambdas!r}") from None
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise ValueError(f"lambdas must be 1-D, got shape {arr.shape}")
+    if arr.size < 1:
+        raise ValueError("lambdas must hold at least one value")
+    bad = ~np.isfinite(arr) | (arr < 0.0) | (arr > 1.0)
+    if bad.any():
+        raise ValueError(
+            f"lambdas must lie in [0, 1], got {arr[bad][0]!r} (mixing coefficients are probabilities)"
+        )
+    return tuple(float(x) for x in arr)
+
+
+_DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+def check_dtype(dtype: object) -> str:
+    """Return the canonical name ``"float64"`` or ``"float32"``."""
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        raise TypeError(f"dtype must be 'float64' or 'float32', got {dtype!r}") from None
+    if name not in _DTYPES:
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    return name

@@ -1,0 +1,245 @@
+r"""The exact optimum of the mixup UFM with a fixed simplex-ETF classifier.
+
+Fisher, Meng & Papyan, "Pushing Boundaries: Mixup's Influence on Neural Collapse" (ICLR 2024),
+Sec. 3; conventions and statements in ``docs/theory.md``, derivations in ``docs/derivations.md``.
+
+With $\beta = s^2K/(K-1)$ and $\gamma = \mu/\beta$ the objective decouples into independent strictly
+convex per-sample problems, and each optimal feature is
+
+* same class $c = c'$: $h = (t/\beta)\,w_c$ with $t(e^t + K - 1) = K/\gamma$;
+* different classes, $K \ge 3$: $h = (u\,w_c + v\,w_{c'})/\beta$, $(u, v)$ the minimiser of
+  $F(u,v) = \log(e^u + e^v + K - 2) - \lambda u - (1-\lambda)v
+  + \tfrac{\gamma}{2}\bigl(u^2 + v^2 - (u+v)^2/K\bigr)$;
+* different classes, $K = 2$: $h = (x/\beta)\,w_c$ with $\gamma x/2 = \lambda - \sigma(x)$.
+
+These are exact reductions to 1-D or 2-D equations, not closed forms (except the special cases
+listed in the docs); they are solved here to machine precision by safeguarded and damped Newton
+iterations in forms that neither overflow nor cancel: logits enter only through ``logaddexp``, and
+$\lambda$ and $1-\lambda$ are used separately so that $\lambda \to 0$ and $\lambda \to 1$ keep full
+relative accuracy. Every function broadcasts over its array arguments and works under ``jit`` and
+``vmap``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import jax
+import jax.numpy as jnp
+from jax.nn import softplus
+from jaxtyping import Array, ArrayLike, Float
+
+from ._etf import simplex_etf
+from ._roots import damped_newton_2d, safeguarded_newton
+
+if TYPE_CHECKING:
+    from ._problem import MixupUFM
+
+__all__ = [
+    "etf_beta",
+    "relative_decay",
+    "same_class_margin",
+    "pair_margins",
+    "binary_margin",
+    "optimal_features",
+    "mse_optimal_features",
+]
+
+
+def etf_beta(num_classes: ArrayLike, scale: ArrayLike = 1.0) -> Float[Array, "..."]:
+    r"""$\beta = s^2K/(K-1)$, the nonzero eigenvalue of $WW^\top$ for a simplex ETF of row norm $s$."""
+    k = jnp.asarray(num_classes, dtype=float)
+    return jnp.asarray(scale, dtype=float) ** 2 * k / (k - 1)
+
+
+def relative_decay(num_classes: ArrayLike, weight_decay: ArrayLike, scale: ArrayLike = 1.0):
+    r"""$\gamma = \mu/\beta$: the per-feature weight decay $\mu$ relative to the ETF's scale."""
+    return jnp.asarray(weight_decay, dtype=float) / etf_beta(num_classes, scale)
+
+
+def same_class_margin(num_classes: ArrayLike, gamma: ArrayLike) -> Float[Array, "..."]:
+    r"""The same-class logit margin $t = z_c - z_k > 0$, the root of $t(e^t + K - 1) = K/\gamma$.
+
+    Solved for $s = \log t$, where $\phi(s) = s + \log(e^{t} + K - 1) - \log(K/\gamma)$ is convex
+    and increasing, inside the bracket
+    $(K/\gamma)/(K/\gamma + K) \le t \le \min(1/\gamma, \log(1 + K/\gamma))$
+    (the upper end because $t e^t \le K/\gamma$ and $W_0(x) \le \log(1+x)$).
+    Independent of $\lambda$; $t \approx W_0(K/\gamma)$ as $\gamma \to 0$ and $t \approx 1/\gamma$ as
+    $\gamma \to \infty$.
+    """
+    k = jnp.asarray(num_classes, dtype=float)
+    gamma = jnp.asarray(gamma, dtype=float)
+    k, gamma = jnp.broadcast_arrays(k, gamma)
+    log_rhs = jnp.log(k) - jnp.log(gamma)
+    log_km1 = jnp.log(k - 1)
+    t_hi = jnp.minimum(1.0 / gamma, jnp.log1p(k / gamma))
+    t_lo = 1.0 / (1.0 + gamma)
+    t_lo = jnp.minimum(t_lo, t_hi)
+
+    def phi(s):
+        t = jnp.exp(s)
+        lse = jnp.logaddexp(t, log_km1)
+        sig = jnp.exp(t - lse)  # e^t / (e^t + K - 1)
+        return s + lse - log_rhs, 1.0 + t * sig
+
+    s = safeguarded_newton(phi, jnp.log(t_lo), jnp.log(t_hi), jnp.log(t_hi))
+    return jnp.exp(s)
+
+
+def binary_margin(lam: ArrayLike, gamma: ArrayLike) -> Float[Array, "..."]:
+    r"""For $K = 2$, different classes: the root $x = z_c - z_{c'}$ of $\gamma x/2 = \lambda - \sigma(x)$.
+
+    Written for $y = |x|$ and $m = \min(\lambda, 1-\lambda)$ as
+    $\log(m + \gamma y/2) + \operatorname{softplus}(y) = 0$ (increasing in $y$), bracketed by
+    $0 \le y \le \min\bigl((1-2m)/\gamma,\ \log((1-m)/m)\bigr)$; $x$ has the sign of $\lambda - 1/2$
+    and vanishes exactly at $\lambda = 1/2$.
+    """
+    lam = jnp.asarray(lam, dtype=float)
+    gamma = jnp.asarray(gamma, dtype=float)
+    lam, gamma = jnp.broadcast_arrays(lam, gamma)
+    m = jnp.minimum(lam, 1.0 - lam)  # exact: 1 - lam is exact for lam >= 1/2 (Sterbenz)
+    hi = jnp.minimum((1.0 - 2.0 * m) / gamma, jnp.log1p(-m) - jnp.log(m))
+    hi = jnp.maximum(hi, 0.0)
+
+    def g(y):
+        inner = m + 0.5 * gamma * y
+        return jnp.log(inner) + softplus(y), 0.5 * gamma / inner + jax.nn.sigmoid(y)
+
+    y = safeguarded_newton(g, jnp.zeros_like(hi), hi, 0.5 * hi)
+    return jnp.where(lam >= 0.5, y, -y)
+
+
+def pair_margins(
+    num_classes: ArrayLike, lam: ArrayLike, gamma: ArrayLike
+) -> tuple[Float[Array, "..."], Float[Array, "..."]]:
+    r"""The different-class margins $(u, v)$ with optimal feature $h = (u\,w_c + v\,w_{c'})/\beta$.
+
+    For $K \ge 3$, $u = z_c - z_o$ and $v = z_{c'} - z_o$ ($z_o$ the common logit of every other
+    class), the unique minimiser of the strictly convex
+    $$F(u,v) = \log(e^u + e^v + K - 2) - \lambda u - (1-\lambda)v
+    + \tfrac{\gamma}{2}\bigl(u^2 + v^2 - (u+v)^2/K\bigr),$$
+    whose stationarity system is $\gamma u = \lambda - (e^u - 1)q$, $\gamma v = 1 - \lambda - (e^v-1)q$,
+    $q = 1/(e^u + e^v + K - 2)$. Solved by damped Newton in $a = (u+v)/2$, $b = (u-v)/2$ from the
+    $\lambda = 1/2$ solution $(a, 0)$, so $u = v$ exactly at $\lambda = 1/2$. Symmetry: $v(\lambda) = u(1 - \lambda)$.
+
+    For $K = 2$ (no other class) the pair is reported as $(x/2, -x/2)$ with $x$ from
+    :func:`binary_margin`, which gives the same $h$ (since $w_{c'} = -w_c$) and keeps
+    $u - v = z_c - z_{c'}$ and $v(\lambda) = u(1-\lambda)$.
+    """
+    k = jnp.asarray(num_classes, dtype=float)
+    lam = jnp.asarray(lam, dtype=float)
+    gamma = jnp.asarray(gamma, dtype=float)
+    k, lam, gamma = jnp.broadcast_arrays(k, lam, gamma)
+    lam_c = 1.0 - lam
+    binary = k == 2
+    # For K = 2 the 2-D problem is degenerate (flat along u = v); solve a harmless K = 3 stand-in
+    # there and replace it below by the binary solution.
+    k_safe = jnp.where(binary, 3.0, k)
+    log_rest = jnp.log(k_safe - 2.0)
+    coupling = 1.0 / k_safe
+
+    # Newton runs in a = (u+v)/2, b = (u-v)/2. The a-direction is nearly flat when gamma is small
+    # (curvature ~ q + gamma), so its gradient must be formed without cancellation: with
+    # r = e^{a+log 2cosh b} and Q = (K-2)/(r + K-2) = 1 - p_u - p_v (computed directly),
+    # F_a = -Q + 2 gamma a (1 - 2/K).
+    def log_partition(a, b):
+        return jnp.logaddexp(a + _log_2cosh(b), log_rest)
+
+    def value(a, b):
+        quad = 2.0 * a * a * (1.0 - 2.0 * coupling) + 2.0 * b * b
+        return log_partition(a, b) - lam * (a + b) - lam_c * (a - b) + 0.5 * gamma * quad
+
+    def grad_and_hess(a, b):
+        u, v = a + b, a - b
+        log_z = log_partition(a, b)
+        p_u = jnp.exp(u - log_z)
+        p_v = jnp.exp(v - log_z)
+        q_rest = jnp.exp(log_rest - log_z)  # 1 - p_u - p_v
+        not_u = jnp.exp(jnp.logaddexp(v, log_rest) - log_z)  # 1 - p_u
+        not_v = jnp.exp(jnp.logaddexp(u, log_rest) - log_z)  # 1 - p_v
+        # p_u - lam and p_v - (1 - lam), each in the form that keeps relative accuracy.
+        res_u = jnp.where(lam <= 0.5, p_u - lam, lam_c - not_u)
+        res_v = jnp.where(lam_c <= 0.5, p_v - lam_c, lam - not_v)
+        ga = -q_rest + 2.0 * gamma * a * (1.0 - 2.0 * coupling)
+        gb = res_u - res_v + 2.0 * gamma * b
+        haa = (p_u + p_v) * q_rest + 2.0 * gamma * (1.0 - 2.0 * coupling)
+        hab = (p_u - p_v) * q_rest
+        hbb = p_u * not_u + p_v * not_v + 2.0 * p_u * p_v + 2.0 * gamma
+        return ga, gb, haa, hab, hbb
+
+    start = _symmetric_margin(k_safe, gamma)
+    a, b = damped_newton_2d(value, grad_and_hess, start, jnp.zeros_like(start))
+    u, v = a + b, a - b
+    x = binary_margin(lam, gamma)
+    u = jnp.where(binary, 0.5 * x, u)
+    v = jnp.where(binary, -0.5 * x, v)
+    return u, v
+
+
+def _log_2cosh(b: Array) -> Array:
+    r"""$\log(2\cosh b)$ without overflow."""
+    b = jnp.abs(b)
+    return b + jnp.log1p(jnp.exp(-2.0 * b))
+
+
+def _symmetric_margin(k: Array, gamma: Array) -> Array:
+    r"""$u = v$ at $\lambda = 1/2$: the root of $u(2e^u + K - 2) = K/(2\gamma)$ (with $K \ge 3$)."""
+    log_rhs = jnp.log(k) - jnp.log(2.0 * gamma)
+    log_half_rest = jnp.log(0.5 * (k - 2.0))
+    # 2e^u + K - 2 >= K gives u <= 1/(2 gamma); 2u e^u <= K/(2 gamma) gives u <= log(1 + K/(4 gamma)).
+    u_hi = jnp.minimum(1.0 / (2.0 * gamma), jnp.log1p(k / (4.0 * gamma)))
+    u_lo = jnp.minimum(1.0 / (1.0 + 2.0 * gamma), u_hi)
+
+    def phi(s):
+        u = jnp.exp(s)
+        lse = jnp.logaddexp(u, log_half_rest)  # log(e^u + (K-2)/2)
+        sig = jnp.exp(u - lse)
+        return s + jnp.log(2.0) + lse - log_rhs, 1.0 + u * sig
+
+    return jnp.exp(safeguarded_newton(phi, jnp.log(u_lo), jnp.log(u_hi), jnp.log(u_hi)))
+
+
+def _float64_classifier(problem: MixupUFM) -> Array:
+    # Rebuilt rather than cast, so a float32 problem is still checked against a float64 reference.
+    return jnp.asarray(simplex_etf(problem.num_classes, problem.dim, problem.scale), jnp.float64)
+
+
+def optimal_features(problem: MixupUFM) -> Float[Array, "K K M d"]:
+    r"""The exact optimum of ``problem.objective``, laid out like the features: ``(K, K, M, d)``.
+
+    ``h[c, c2, m]`` is $(t/\beta)w_c$ when $c = c_2$ and $(u\,w_c + v\,w_{c_2})/\beta$ otherwise,
+    with $t$ from :func:`same_class_margin` and $(u, v)$ from :func:`pair_margins` at
+    $\lambda = $ ``problem.lambdas[m]``. Computed in float64 whatever ``problem.dtype`` is: it is the
+    reference that numerical solutions are checked against.
+    """
+    w = _float64_classifier(problem)
+    lambdas = jnp.asarray(problem.lambdas, dtype=jnp.float64)
+    return _assemble_features(w, lambdas, problem.weight_decay, problem.scale)
+
+
+@jax.jit
+def _assemble_features(w: Array, lambdas: Array, weight_decay: Array, scale: Array) -> Array:
+    # One compiled program for the whole optimum: the root finders' while-loops run fused
+    # instead of being dispatched op by op.
+    k = w.shape[0]
+    beta = etf_beta(k, scale)
+    gamma = weight_decay / beta
+    t = same_class_margin(k, gamma)
+    u, v = pair_margins(k, lambdas, gamma)  # (M,)
+    same = jnp.eye(k, dtype=bool)[:, :, None]  # (K, K, 1)
+    coef_c = jnp.where(same, t, u[None, None, :])  # (K, K, M)
+    coef_c2 = jnp.where(same, 0.0, v[None, None, :])
+    return (
+        jnp.einsum("ijm,id->ijmd", coef_c, w) + jnp.einsum("ijm,jd->ijmd", coef_c2, w)
+    ) / beta
+
+
+def mse_optimal_features(problem: MixupUFM) -> Float[Array, "K K M d"]:
+    r"""The optimum when $\tfrac12\|Wh - y\|^2$ replaces the cross-entropy: exactly
+    $h = (\lambda w_c + (1-\lambda) w_{c'})/(\beta + \mu)$, linear in $\lambda$ (the MSE contrast)."""
+    w = _float64_classifier(problem)
+    lam = jnp.asarray(problem.lambdas, dtype=jnp.float64)[None, None, :]
+    beta = etf_beta(problem.num_classes, problem.scale)
+    ones = jnp.ones((problem.num_classes, problem.num_classes, 1))
+    h = jnp.einsum("ijm,id->ijmd", lam * ones, w) + jnp.einsum("ijm,jd->ijmd", (1 - lam) * ones, w)
+    return h / (beta + problem.weight_decay)
