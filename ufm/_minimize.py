@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -32,6 +33,7 @@ def minimize(
     max_steps: int | None = None,
     learning_rate: float | None = None,
     init: Float[ArrayLike, "K K M d"] | None = None,
+    record: Callable[[Array], Array] | None = None,
 ) -> Solution:
     r"""Minimise ``problem.objective`` over the free features with a jit-compiled loop.
 
@@ -51,6 +53,10 @@ def minimize(
         learning_rate: for ``adam`` (default 1e-2) and ``gd`` (default $1/(\beta/2 + \mu)$, the
             inverse of the per-sample smoothness constant); ignored by ``lbfgs``.
         init: starting features (default zeros).
+        record: optional jittable function of the features returning a scalar, evaluated at the
+            start and after every step inside the compiled loop (e.g. the distance to the exact
+            optimum, for training-dynamics figures); the values are returned in
+            ``Solution.history``.
 
     Returns:
         A :class:`Solution`; its ``grad_norm`` is recomputed by autodiff of ``problem.objective``
@@ -83,26 +89,34 @@ def minimize(
         value0, grad0 = jax.value_and_grad(fun)(h0)
 
         def cond(carry):
-            k, _, _, value, grad = carry
+            k, _, _, value, grad, _ = carry
             finite = jnp.isfinite(value) & jnp.all(jnp.isfinite(grad))
             return (k < max_steps) & (max_sample_grad_norm(grad) > tol) & finite
 
         def body(carry):
-            k, h, opt_state, value, grad = carry
+            k, h, opt_state, value, grad, history = carry
             h, opt_state, value, grad = step(h, opt_state, value, grad)
-            return k + 1, h, opt_state, value, grad
+            if record is not None:
+                history = history.at[k + 1].set(record(h))
+            return k + 1, h, opt_state, value, grad, history
 
-        carry = (jnp.asarray(0), h0, optimizer.init(h0), value0, grad0)
-        k, h, _, _, _ = lax.while_loop(cond, body, carry)
-        return h, k
+        if record is None:
+            history0 = jnp.zeros((0,))
+        else:
+            history0 = jnp.full((max_steps + 1,), jnp.nan).at[0].set(record(h0))
+        carry = (jnp.asarray(0), h0, optimizer.init(h0), value0, grad0, history0)
+        k, h, _, _, _, history = lax.while_loop(cond, body, carry)
+        return h, k, history
 
     args = (features0, w, lambdas, mu)
     t0 = time.perf_counter()
     compiled = jax.jit(run).lower(*args).compile()
     t1 = time.perf_counter()
-    features, num_steps = jax.block_until_ready(compiled(*args))
+    features, num_steps, history = jax.block_until_ready(compiled(*args))
     t2 = time.perf_counter()
-    return _finish(problem, features, int(num_steps), method, tol, max_steps, t1 - t0, t2 - t1)
+    num_steps = int(num_steps)
+    history = None if record is None else np.asarray(history[: num_steps + 1])
+    return _finish(problem, features, num_steps, method, tol, max_steps, t1 - t0, t2 - t1, history)
 
 
 @jax.jit
@@ -113,7 +127,9 @@ def _objective_and_grad_norm(features, w, lambdas, mu):
     return value, max_sample_grad_norm(n * grad), finite
 
 
-def _finish(problem, features, num_steps, method, tol, max_steps, compile_s, solve_s) -> Solution:
+def _finish(
+    problem, features, num_steps, method, tol, max_steps, compile_s, solve_s, history=None
+) -> Solution:
     """Recompute the reported quantities from the returned features alone (autodiff of the objective)."""
     lambdas = jnp.asarray(problem.lambdas, dtype=problem.dtype)
     mu = jnp.asarray(problem.weight_decay, dtype=problem.dtype)
@@ -140,4 +156,5 @@ def _finish(problem, features, num_steps, method, tol, max_steps, compile_s, sol
         tol=tol,
         compile_seconds=compile_s,
         solve_seconds=solve_s,
+        history=history,
     )

@@ -34,6 +34,8 @@ class Solution:
         tol: the tolerance on ``grad_norm``.
         compile_seconds: time to trace and compile the jitted loop.
         solve_seconds: wall time of the compiled loop (compilation excluded).
+        history: the values of ``minimize``'s ``record`` function at the start and after each
+            step (``num_steps + 1`` values), or ``None``.
     """
 
     features: Float[Array, "K K M d"]
@@ -46,6 +48,7 @@ class Solution:
     tol: float
     compile_seconds: float
     solve_seconds: float
+    history: np.ndarray | None = None
 
     @property
     def message(self) -> str:
@@ -54,6 +57,6 @@ class Solution:
 
     def summary(self) -> dict:
         """The scalar fields as a JSON-ready dict."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "features"}
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("features", "history")}
         out["message"] = self.message
         return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in out.items()}
