@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -11,6 +11,7 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
+from . import _newton
 from ._optax_solvers import _METHODS, optax_method, optax_step
 from ._problem import MixupUFM, mixup_objective
 from ._solution import Solution
@@ -18,7 +19,7 @@ from ._validation import check_int, check_positive_real
 
 __all__ = ["minimize", "METHODS", "max_sample_grad_norm"]
 
-METHODS: tuple[str, ...] = tuple(_METHODS)
+METHODS: tuple[str, ...] = ("newton", *_METHODS)
 
 
 def max_sample_grad_norm(per_sample_grad: Float[Array, "... d"]) -> Float[Array, ""]:
@@ -28,12 +29,13 @@ def max_sample_grad_norm(per_sample_grad: Float[Array, "... d"]) -> Float[Array,
 
 def minimize(
     problem: MixupUFM,
-    method: str = "lbfgs",
+    method: str = "newton",
     tol: float = 1e-10,
     max_steps: int | None = None,
     learning_rate: float | None = None,
     init: Float[ArrayLike, "K K M d"] | None = None,
     record: Callable[[Array], Array] | None = None,
+    devices: Sequence[jax.Device] | None = None,
 ) -> Solution:
     r"""Minimise ``problem.objective`` over the free features with a jit-compiled loop.
 
@@ -45,11 +47,13 @@ def minimize(
 
     Args:
         problem: the :class:`MixupUFM` to solve.
-        method: ``"lbfgs"`` (optax L-BFGS with zoom line search over all features jointly: the
+        method: ``"newton"`` (default: exact per-sample Newton steps in $O(K)$ each using the ETF
+            Gram structure, per-sample line search, quadratic convergence; see :mod:`ufm._newton`),
+            ``"lbfgs"`` (optax L-BFGS with zoom line search over all features jointly: the
             generic path), ``"adam"`` or ``"gd"`` (first-order baselines for training dynamics).
         tol: tolerance on the largest per-sample gradient 2-norm.
-        max_steps: iteration cap (default depends on the method: 2000 for lbfgs, 20000 for adam,
-            50000 for gd).
+        max_steps: iteration cap (default depends on the method: 200 for newton, 2000 for lbfgs,
+            20000 for adam, 50000 for gd).
         learning_rate: for ``adam`` (default 1e-2) and ``gd`` (default $1/(\beta/2 + \mu)$, the
             inverse of the per-sample smoothness constant); ignored by ``lbfgs``.
         init: starting features (default zeros).
@@ -57,6 +61,10 @@ def minimize(
             start and after every step inside the compiled loop (e.g. the distance to the exact
             optimum, for training-dynamics figures); the values are returned in
             ``Solution.history``.
+        devices: for ``newton``, the devices the samples are split over (a 1-D mesh; default all
+            local devices; pass ``jax.devices()`` after ``jax.distributed.initialize()`` to span
+            several hosts). The result does not depend on the number of devices. The generic
+            methods run on the default device and ignore it.
 
     Returns:
         A :class:`Solution`; its ``grad_norm`` is recomputed by autodiff of ``problem.objective``
@@ -66,8 +74,15 @@ def minimize(
         raise TypeError(f"problem must be a ufm.MixupUFM, got {type(problem).__name__}")
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    spec = optax_method(method)
     tol = check_positive_real("tol", tol)
+    if method == "newton":
+        max_steps = _newton.DEFAULT_MAX_STEPS if max_steps is None else check_int("max_steps", max_steps, 1)
+        init = None if init is None else problem._check_features(init).astype(problem.dtype)
+        features, num_steps, compile_s, solve_s, history = _newton.newton_solve(
+            problem, tol, max_steps, init=init, devices=devices, record=record
+        )
+        return _finish(problem, features, num_steps, method, tol, max_steps, compile_s, solve_s, history)
+    spec = optax_method(method)
     max_steps = spec.default_max_steps if max_steps is None else check_int("max_steps", max_steps, 1)
     if learning_rate is None:
         learning_rate = spec.default_learning_rate(problem.beta, problem.weight_decay)
