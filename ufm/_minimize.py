@@ -134,12 +134,36 @@ def minimize(
     return _finish(problem, features, num_steps, method, tol, max_steps, t1 - t0, t2 - t1, history)
 
 
+_FINISH_SLAB_ELEMENTS = 1 << 22
+
+
 @jax.jit
 def _objective_and_grad_norm(features, w, lambdas, mu):
-    n = features.size // features.shape[-1]
-    value, grad = jax.value_and_grad(mixup_objective)(features, w, lambdas, mu)
-    finite = jnp.all(jnp.isfinite(features))
-    return value, max_sample_grad_norm(n * grad), finite
+    r"""Objective and largest per-sample gradient norm, by autodiff of :func:`per_sample_objective`.
+
+    Samples are independent, so the work is done in slabs of the $\lambda$ axis (axis ``-2``):
+    each slab's per-sample gradients are the gradient of the sum of its own per-sample objectives.
+    Peak memory is then a few slabs rather than several copies of the features.
+    """
+    from ._problem import per_sample_objective
+
+    num_lambdas = features.shape[-2]
+    per_lambda = features.size // num_lambdas
+    width = max(1, min(num_lambdas, _FINISH_SLAB_ELEMENTS // per_lambda))
+    while num_lambdas % width:
+        width -= 1
+
+    def slab(i, carry):
+        total, max_sq, finite = carry
+        h = lax.dynamic_slice_in_dim(features, i * width, width, axis=-2)
+        lam = lax.dynamic_slice_in_dim(lambdas, i * width, width)
+        value, grad = jax.value_and_grad(lambda h: jnp.sum(per_sample_objective(h, w, lam, mu)))(h)
+        max_sq = jnp.maximum(max_sq, jnp.max(jnp.sum(grad * grad, axis=-1)))
+        return total + value, max_sq, finite & jnp.all(jnp.isfinite(h))
+
+    zero = jnp.zeros((), features.dtype)
+    total, max_sq, finite = lax.fori_loop(0, num_lambdas // width, slab, (zero, zero, jnp.asarray(True)))
+    return total / (features.size // features.shape[-1]), jnp.sqrt(max_sq), finite
 
 
 def _finish(
