@@ -55,7 +55,7 @@ def minimize(
         max_steps: iteration cap (default depends on the method: 200 for newton, 2000 for lbfgs,
             20000 for adam, 50000 for gd).
         learning_rate: for ``adam`` (default 1e-2) and ``gd`` (default $1/(\beta/2 + \mu)$, the
-            inverse of the per-sample smoothness constant); ignored by ``lbfgs``.
+            inverse of the per-sample smoothness constant); ignored by ``newton`` and ``lbfgs``.
         init: starting features (default zeros).
         record: optional jittable function of the features returning a scalar, evaluated at the
             start and after every step inside the compiled loop (e.g. the distance to the exact
@@ -65,6 +65,10 @@ def minimize(
             local devices; pass ``jax.devices()`` after ``jax.distributed.initialize()`` to span
             several hosts). The result does not depend on the number of devices. The generic
             methods run on the default device and ignore it.
+
+    ``newton`` compiles once per shape, dtype, device set and ``max_steps``: later solves of
+    same-shaped problems (sweeps over weight decay, alpha, seeds) reuse it and report
+    ``compile_seconds`` of about zero. See ``docs/performance.md``.
 
     Returns:
         A :class:`Solution`; its ``grad_norm`` is recomputed by autodiff of ``problem.objective``

@@ -52,8 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the lambda draw")
     p.add_argument(
         "--method",
-        default="lbfgs",
-        help="optimizer: lbfgs (generic joint L-BFGS), adam, gd",
+        default="newton",
+        help="optimizer: newton (structured per-sample Newton, exact O(K) steps), "
+        "lbfgs (generic joint L-BFGS), adam, gd",
+    )
+    p.add_argument(
+        "--devices",
+        type=int,
+        default=None,
+        metavar="D",
+        help="newton: split the samples over the first D local devices (default all)",
     )
     p.add_argument("--tol", type=float, default=None, help="tolerance on the largest per-sample gradient norm "
                    "(default 1e-10 in float64, 1e-4 in float32)")
@@ -108,7 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     except (TypeError, ValueError) as err:
         parser.error(str(err))
 
-    solution = ufm.minimize(problem, method=args.method, tol=tol, max_steps=args.max_steps)
+    devices = None
+    if args.devices is not None:
+        import jax
+
+        if not 1 <= args.devices <= len(jax.local_devices()):
+            parser.error(f"--devices must be between 1 and {len(jax.local_devices())}, got {args.devices}")
+        devices = jax.local_devices()[: args.devices]
+    with _Progress(f"solving N = {problem.num_samples} samples with {args.method}"):
+        solution = ufm.minimize(problem, method=args.method, tol=tol, max_steps=args.max_steps, devices=devices)
     t0 = time.perf_counter()
     exact = ufm.optimal_features(problem)
     analytic_seconds = time.perf_counter() - t0
@@ -161,6 +177,35 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(_report(problem, solution, comparison, geometry, objective_exact, check_tol, out, reasons))
     return EXIT_OK if ok else EXIT_CHECK_FAILED
+
+
+class _Progress:
+    """A progress line on stderr (never stdout) for solves that take more than a few seconds."""
+
+    def __init__(self, what: str, after: float = 3.0, every: float = 5.0):
+        import threading
+
+        self.what, self.after, self.every = what, after, every
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.start = time.perf_counter()
+
+    def _run(self) -> None:
+        if self.stop.wait(self.after):
+            return
+        while True:
+            print(f"{self.what}: {time.perf_counter() - self.start:.0f} s ...", file=sys.stderr, flush=True)
+            if self.stop.wait(self.every):
+                return
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        return False
 
 
 def _save_npz(path: Path, arrays: dict) -> None:
