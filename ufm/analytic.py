@@ -57,6 +57,7 @@ def relative_decay(num_classes: ArrayLike, weight_decay: ArrayLike, scale: Array
     return jnp.asarray(weight_decay, dtype=float) / etf_beta(num_classes, scale)
 
 
+@jax.jit
 def same_class_margin(num_classes: ArrayLike, gamma: ArrayLike) -> Float[Array, "..."]:
     r"""The same-class logit margin $t = z_c - z_k > 0$, the root of $t(e^t + K - 1) = K/\gamma$.
 
@@ -86,6 +87,7 @@ def same_class_margin(num_classes: ArrayLike, gamma: ArrayLike) -> Float[Array, 
     return jnp.exp(s)
 
 
+@jax.jit
 def binary_margin(lam: ArrayLike, gamma: ArrayLike) -> Float[Array, "..."]:
     r"""For $K = 2$, different classes: the root $x = z_c - z_{c'}$ of $\gamma x/2 = \lambda - \sigma(x)$.
 
@@ -109,6 +111,7 @@ def binary_margin(lam: ArrayLike, gamma: ArrayLike) -> Float[Array, "..."]:
     return jnp.where(lam >= 0.5, y, -y)
 
 
+@jax.jit
 def pair_margins(
     num_classes: ArrayLike, lam: ArrayLike, gamma: ArrayLike
 ) -> tuple[Float[Array, "..."], Float[Array, "..."]]:
@@ -214,18 +217,19 @@ def optimal_features(problem: MixupUFM) -> Float[Array, "K K M d"]:
     """
     w = _float64_classifier(problem)
     lambdas = jnp.asarray(problem.lambdas, dtype=jnp.float64)
-    return _assemble_features(w, lambdas, problem.weight_decay, problem.scale)
+    k = problem.num_classes
+    beta = problem.beta
+    gamma = problem.weight_decay / beta
+    # The scalar solves are compiled once per number of lambdas (K, gamma are traced), and the
+    # assembly below once per shape: no recompilation of the root finders for every K.
+    t = same_class_margin(k, gamma)
+    u, v = pair_margins(k, lambdas, gamma)  # (M,)
+    return _assemble_features(w, t, u, v, beta)
 
 
 @jax.jit
-def _assemble_features(w: Array, lambdas: Array, weight_decay: Array, scale: Array) -> Array:
-    # One compiled program for the whole optimum: the root finders' while-loops run fused
-    # instead of being dispatched op by op.
+def _assemble_features(w: Array, t: Array, u: Array, v: Array, beta: Array) -> Array:
     k = w.shape[0]
-    beta = etf_beta(k, scale)
-    gamma = weight_decay / beta
-    t = same_class_margin(k, gamma)
-    u, v = pair_margins(k, lambdas, gamma)  # (M,)
     same = jnp.eye(k, dtype=bool)[:, :, None]  # (K, K, 1)
     coef_c = jnp.where(same, t, u[None, None, :])  # (K, K, M)
     coef_c2 = jnp.where(same, 0.0, v[None, None, :])
