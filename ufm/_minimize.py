@@ -74,6 +74,8 @@ def minimize(
     else:
         learning_rate = check_positive_real("learning_rate", learning_rate)
     features0 = problem.zeros() if init is None else problem._check_features(init).astype(problem.dtype)
+    if init is not None and not bool(jnp.all(jnp.isfinite(features0))):
+        raise ValueError("init must be finite: it contains NaN or infinity (after conversion to the problem's dtype)")
 
     optimizer = spec.make(learning_rate)
     w = problem.classifier
