@@ -137,7 +137,7 @@ def _finish(
     mu = jnp.asarray(problem.weight_decay, dtype=problem.dtype)
     value, grad_norm, finite = _objective_and_grad_norm(features, problem.classifier, lambdas, mu)
     objective, grad_norm = float(value), float(grad_norm)
-    finite = bool(finite) and np.isfinite(grad_norm) and np.isfinite(objective)
+    finite = bool(finite) and bool(np.isfinite(grad_norm)) and bool(np.isfinite(objective))
     converged = finite and grad_norm <= tol
     if not finite:
         status = "nonfinite"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,12 @@ CONVENTION = "mu per feature: objective = mean over samples of [mixup CE + mu/2 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is exactly one line on stderr (no usage block), exit status 2."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Let "--tol -1e-8" or "--scale -inf" reach validation (and its clear message) instead of
+        # being read as an option: argparse < 3.13 only treats -1 and -1.5 as negative numbers.
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^-(inf|nan)$", re.I)
 
     def error(self, message: str):
         message = message.replace("\n", " ")
