@@ -8,6 +8,7 @@ import pytest
 
 import ufm
 from ufm import _io
+from ufm._solution import STATUS_MESSAGES
 from ufm.solve import main
 
 # Small, cheap problems: gd compiles in about a second.
@@ -44,7 +45,7 @@ def test_cli_max_steps_exits_1_and_says_so(capsys, tmp_path):
     result = _strict_json(captured.out)
     assert result["ok"] is False and result["converged"] is False
     assert result["status"] == "max_steps"
-    assert result["reasons"][0] == ufm.Solution.message.fget(_status("max_steps"))
+    assert result["reasons"][0] == STATUS_MESSAGES["max_steps"]
     # The results folder is complete but labels the run a failure.
     written = _strict_json((out / "results.json").read_text())
     assert written["ok"] is False and written["converged"] is False and written["status"] == "max_steps"
@@ -54,15 +55,6 @@ def test_cli_max_steps_exits_1_and_says_so(capsys, tmp_path):
     assert "gd): max_steps in 3 steps" in report
     assert report.rstrip().splitlines()[-1].startswith("CHECK FAILED: not converged: stopped at max_steps")
     assert "\nOK" not in report
-
-
-def _status(status):
-    class _Stub:
-        pass
-
-    stub = _Stub()
-    stub.status = status
-    return stub
 
 
 # ----------------------------------------------------------------------------- NaN
