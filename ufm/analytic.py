@@ -91,21 +91,37 @@ def same_class_margin(num_classes: ArrayLike, gamma: ArrayLike) -> Float[Array, 
 def binary_margin(lam: ArrayLike, gamma: ArrayLike) -> Float[Array, "..."]:
     r"""For $K = 2$, different classes: the root $x = z_c - z_{c'}$ of $\gamma x/2 = \lambda - \sigma(x)$.
 
-    Written for $y = |x|$ and $m = \min(\lambda, 1-\lambda)$ as
-    $\log(m + \gamma y/2) + \operatorname{softplus}(y) = 0$ (increasing in $y$), bracketed by
-    $0 \le y \le \min\bigl((1-2m)/\gamma,\ \log((1-m)/m)\bigr)$; $x$ has the sign of $\lambda - 1/2$
-    and vanishes exactly at $\lambda = 1/2$.
+    Solved for $y = |x| \ge 0$ with $m = \min(\lambda, 1-\lambda)$ in one of two equivalent
+    increasing forms, each free of cancellation where it is used:
+
+    * $m < 1/4$: $\log(m + \gamma y/2) + \operatorname{softplus}(y) = 0$, bracketed by
+      $0 \le y \le \min\bigl((1-2m)/\gamma,\ \log((1-m)/m)\bigr)$ (keeps relative accuracy as
+      $m \to 0$, where $1 - \sigma(y)$ is tiny);
+    * $m \ge 1/4$: $\gamma y + \tanh(y/2) = 2e$ with $e = 1/2 - m$ (exact), bracketed by
+      $0 \le y \le \min\bigl(2e/\gamma,\ 2\operatorname{artanh}(2e)\bigr)$ (keeps relative accuracy as
+      $\lambda \to 1/2$, where the logarithmic form would subtract two numbers close to $\log 2$).
+
+    $x$ has the sign of $\lambda - 1/2$ and vanishes exactly at $\lambda = 1/2$.
     """
     lam = jnp.asarray(lam, dtype=float)
     gamma = jnp.asarray(gamma, dtype=float)
     lam, gamma = jnp.broadcast_arrays(lam, gamma)
     m = jnp.minimum(lam, 1.0 - lam)  # exact: 1 - lam is exact for lam >= 1/2 (Sterbenz)
-    hi = jnp.minimum((1.0 - 2.0 * m) / gamma, jnp.log1p(-m) - jnp.log(m))
-    hi = jnp.maximum(hi, 0.0)
+    near_half = m >= 0.25
+    excess = jnp.where(near_half, 0.5 - m, 0.25)  # e in [0, 1/4]; exact for m >= 1/4 (Sterbenz)
+    m_log = jnp.where(near_half, 0.25, m)  # keeps the unused branch finite
+    hi_log = jnp.minimum((1.0 - 2.0 * m_log) / gamma, jnp.log1p(-m_log) - jnp.log(m_log))
+    hi_tanh = jnp.minimum(2.0 * excess / gamma, 2.0 * jnp.arctanh(2.0 * excess))
+    hi = jnp.maximum(jnp.where(near_half, hi_tanh, hi_log), 0.0)
 
     def g(y):
-        inner = m + 0.5 * gamma * y
-        return jnp.log(inner) + softplus(y), 0.5 * gamma / inner + jax.nn.sigmoid(y)
+        inner = m_log + 0.5 * gamma * y
+        f_log = jnp.log(inner) + softplus(y)
+        df_log = 0.5 * gamma / inner + jax.nn.sigmoid(y)
+        th = jnp.tanh(0.5 * y)
+        f_tanh = gamma * y + th - 2.0 * excess
+        df_tanh = gamma + 0.5 * (1.0 - th * th)
+        return jnp.where(near_half, f_tanh, f_log), jnp.where(near_half, df_tanh, df_log)
 
     y = safeguarded_newton(g, jnp.zeros_like(hi), hi, 0.5 * hi)
     return jnp.where(lam >= 0.5, y, -y)
@@ -149,8 +165,15 @@ def pair_margins(
         return jnp.logaddexp(a + _log_2cosh(b), log_rest)
 
     def value(a, b):
+        # log Z - lam u - (1-lam) v = lam (-log p_u) + (1-lam) (-log p_v): a sum of non-negative
+        # terms, each -log p = softplus(log(sum of the other exponentials) - own logit). Written
+        # this way F has no cancellation, so its rounding error is a few ulps of |F| and the line
+        # search's slack (relative to |F|) covers it even when log Z ~ 30 and F ~ 1e-8.
+        u, v = a + b, a - b
+        neg_log_pu = softplus(jnp.logaddexp(v, log_rest) - u)
+        neg_log_pv = softplus(jnp.logaddexp(u, log_rest) - v)
         quad = 2.0 * a * a * (1.0 - 2.0 * coupling) + 2.0 * b * b
-        return log_partition(a, b) - lam * (a + b) - lam_c * (a - b) + 0.5 * gamma * quad
+        return lam * neg_log_pu + lam_c * neg_log_pv + 0.5 * gamma * quad
 
     def grad_and_hess(a, b):
         u, v = a + b, a - b
