@@ -88,14 +88,15 @@ def derive() -> Section:
     sec.result(
         r"Different-class optimum, $K \ge 3$",
         r"""
-For $c \ne c'$ the optimal feature lies in $\operatorname{span}\{w_c, w_{c'}\}$,
+For $c \ne c'$ the optimal feature lies in $\operatorname{span}\{w_c, w_{c'}\}$: $h = (u\,w_c + v\,w_{c'})/\beta$
+with $u = z_c - z_o$, $v = z_{c'} - z_o$ ($z_o$ the common logit of every other class), where
+$(u, v)$ is the unique solution of the first system below, equivalently the unique minimiser of the
+strictly convex $F$:
 """,
         r"h = \frac{u\,w_c + v\,w_{c'}}{\beta},\qquad u = z_c - z_o,\quad v = z_{c'} - z_o",
+        r",\qquad ".join(sp.latex(e) for e in (sp.Eq(r_u_stated, 0), sp.Eq(r_v_stated, 0), sp.Eq(q, q_of_uv()))),
+        sp.Eq(sp.Symbol("F(u, v)"), pair_objective()),
     )
-    sec.text(r"($z_o$ the common logit of every other class), where $(u, v)$ is the unique solution of")
-    sec.eq(sp.Eq(r_u_stated, 0), sp.Eq(r_v_stated, 0), sp.Eq(q, q_of_uv()))
-    sec.text(r"equivalently the unique minimiser of the strictly convex")
-    sec.eq(sp.Eq(sp.Symbol("F(u, v)"), pair_objective()))
 
     sec.text(
         r"""

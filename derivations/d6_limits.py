@@ -107,13 +107,14 @@ def derive() -> Section:
         r"Strong decay $\mu \to \infty$",
         r"""
 The optimum tends to the convex combination of the class vectors, scaled by $1/\mu$, with an
-$O(1/\mu)$ correction that the shift $\beta/K$ absorbs exactly:
+$O(1/\mu)$ correction that the shift $\beta/K$ absorbs exactly; the coefficients $c_u, c_v$ below
+hold for every $K \ge 2$, and for same-class samples with $\lambda = 1$:
 """,
         r"\mu h = \lambda w_c + (1-\lambda)w_{c'} - \frac{\beta}{K\mu}\bigl(\lambda w_c + (1-\lambda)w_{c'}\bigr) + O(\mu^{-2})",
         r"\Bigl(\mu + \frac{\beta}{K}\Bigr)h = \lambda w_c + (1-\lambda)w_{c'} + \frac{\beta^2}{\mu^2}\bigl(c_u\,w_c + c_v\,w_{c'}\bigr) + O(\mu^{-3})",
+        sp.Eq(sp.Symbol("c_u"), c_u),
+        sp.Eq(sp.Symbol("c_v"), c_v),
     )
-    sec.text(r"with (for every $K \ge 2$, and for same-class samples with $\lambda = 1$)")
-    sec.eq(sp.Eq(sp.Symbol("c_u"), c_u), sp.Eq(sp.Symbol("c_v"), c_v))
     sec.text(
         r"""
 Heuristically $\mu h = W^\top(y - p)$ and $p = \mathbf{1}/K + z/K + O(|z|^2)$ for small centred $z$, so

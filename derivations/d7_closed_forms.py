@@ -127,7 +127,7 @@ $a\,(2e^a\cosh b + K - 2) = K/(2\gamma)$ (the equation $\gamma(u+v) = Kq$), and 
     sec.text(
         r"""
 In particular $u, v = a_0 \pm b_0 + O(\gamma\log(1/\gamma))$ with $a_0 \sim \log(1/\gamma)$.
-*Derivation.* Write $\eta = \gamma a$; the margins are $a + O(1)$, so $q = \gamma(u+v)/K = 2\eta/K$ and
+Write $\eta = \gamma a$; the margins are $a + O(1)$, so $q = \gamma(u+v)/K = 2\eta/K$ and
 $\gamma u, \gamma v = \eta + O(\gamma)$. By the exact identity of Result 6.2,
 $2b = \log\frac{\lambda + q - \gamma u}{1 - \lambda + q - \gamma v}$, so $b = b_0 + C_b\,\eta + O(\gamma + \eta^2)$.
 The $a$-equation is $a = W_0(X)$ with $X = \bigl(K/(2\gamma) - (K-2)a\bigr)/(2\cosh b)$, so
