@@ -36,7 +36,7 @@ __all__ = ["FigureSettings", "quick_settings", "compute_figure"]
 
 @dataclasses.dataclass(frozen=True)
 class FigureSettings:
-    """Every number the figures depend on (the defaults make the paper's figures).
+    r"""Every number the figures depend on (the defaults make the paper's figures).
 
     Attributes:
         fine_lambdas: points of the exact curves on $[0, 1]$.
@@ -97,17 +97,17 @@ def quick_settings() -> FigureSettings:
         marker_lambdas=5,
         edge_logits=(),
         channel_decays=(1e-1,),
-        margin_classes=4,
+        margin_classes=3,
         margin_decays=(1e-2, 1.0),
-        decay_classes=4,
+        decay_classes=3,
         decay_markers=(1e-2, 1.0),
         decay_lambdas=(0.5, 0.6, 0.7, 0.8, 0.9),
         mixup_alphas=(1.0,),
         mixup_samples=5,
-        solver_classes=4,
+        solver_classes=3,
         solver_lambdas=5,
         solver_steps=(("gd", 50), ("adam", 50), ("lbfgs", 50), ("newton", 20)),
-        leak_classes=4,
+        leak_classes=3,
     )
 
 
@@ -681,7 +681,9 @@ def _fig8_higher_k(s: FigureSettings):
         "init": "standard normal / sqrt(d) in every coordinate, seed " + str(s.seed),
         "solve": solved.summary(),
         "error_bound": solved.solution.grad_norm / mu,
-        "error_bound_why": "strong convexity: ||h - h*|| <= (per-sample gradient norm) / mu, and h* is in the pair plane",
+        "error_bound_why": (
+            "strong convexity: ||h - h*|| <= (per-sample gradient norm) / mu, and h* is in the pair plane"
+        ),
         "max_outside_numeric": float(arrays["outside_numeric"].max()),
         "max_rel_error": solved.max_rel_error,
     }

@@ -108,7 +108,7 @@ def _draw_fig1(a, info):
     cmap, norm = _style.LAMBDA_CMAP, _lambda_norm()
     mus = a["weight_decays"]
     n = mus.size + 1
-    fig, axes = _style.figure(_style.TWO_COLUMN, 2.35, 1, n)
+    fig, axes = _style.figure(_style.TWO_COLUMN, 2.2, 1, n)
     axes = np.atleast_1d(axes)
     for i, mu in enumerate(mus):
         _channel_panel(axes[i], a["exact_plane"][i], a["numeric_plane"][i], a["lambdas_fine"], a["lambdas_markers"],
@@ -127,7 +127,8 @@ def _draw_fig1(a, info):
                markeredgecolor=_NUMERIC_EDGE, markersize=4, label=r"numeric, pair $(c, c')$"),
         Line2D([], [], marker=".", color="k", linestyle="none", markersize=3,
                label=r"numeric, pair $(c', c)$ at $1-\lambda$"),
-        Line2D([], [], marker="*", color="w", markeredgecolor="k", markersize=7, label=r"numeric, same class (all $\lambda$)"),
+        Line2D([], [], marker="*", color="w", markeredgecolor="k", markersize=7,
+               label=r"numeric, same class (all $\lambda$)"),
         Line2D([], [], color="k", lw=0.9, label=r"classifier $w_k$"),
         Line2D([], [], color="0.35", lw=0.7, ls=(0, (3, 2)), label="decision boundary"),
     ]
@@ -348,7 +349,7 @@ def _draw_fig7(a, info):
     axes[1].set_xlabel("wall time (s), uniform cost per step")
     axes[1].legend(*axes[0].get_legend_handles_labels(), loc="lower left")
     axes[0].set_title(rf"(a) per iteration ($K = {info['num_classes']}$, {_mu_label(info['weight_decay'])})")
-    axes[1].set_title("(b) per second (compiled loop, compilation excluded)")
+    axes[1].set_title("(b) per second (compilation excluded)")
     return fig
 
 
