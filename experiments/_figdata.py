@@ -715,5 +715,7 @@ def compute_figure(number: int, settings: FigureSettings) -> tuple[dict[str, np.
         "ufm_version": ufm.__version__,
         "jax_version": jax.__version__,
         "dtype": "float64",
+        "exact_reference": "ufm.analytic.pair_margins and same_class_margin, assembled as ufm.optimal_features",
+        "numeric_solver": "ufm.minimize(method='lbfgs', tol) unless stated otherwise",
     }
     return {name: np.asarray(a, dtype=np.float64) for name, a in arrays.items()}, info
