@@ -15,6 +15,8 @@ import ufm
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "experiments" / "theory_figures.py"
 NUM_FIGURES = 8
+if str(ROOT) not in sys.path:  # `experiments` is a folder of the repository, not an installed package
+    sys.path.insert(0, str(ROOT))
 
 
 def _run(*args: str, code: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
