@@ -24,7 +24,9 @@ def check_output_dir(path: str | os.PathLike, force: bool) -> Path:
     parent = out.absolute().parent
     while not parent.exists():
         parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+    if not parent.is_dir():
+        raise ValueError(f"--out {str(out)!r} cannot be created: {str(parent)!r} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(f"--out {str(out)!r} cannot be created: {str(parent)!r} is not writable")
     return out
 
@@ -57,13 +59,17 @@ def write_results_dir(path: Path, writers: dict[str, Callable[[Path], None]], fo
 
 def write_json(obj) -> Callable[[Path], None]:
     def write(p: Path) -> None:
-        p.write_text(json.dumps(to_jsonable(obj), indent=2, sort_keys=True) + "\n")
+        p.write_text(json.dumps(to_jsonable(obj), indent=2, sort_keys=True, allow_nan=False) + "\n")
 
     return write
 
 
 def to_jsonable(obj):
-    """Convert NumPy/JAX scalars and arrays inside ``obj`` to plain Python for ``json``."""
+    """Convert NumPy/JAX scalars and arrays inside ``obj`` to plain Python for ``json``.
+
+    Non-finite floats, wherever they sit, become the strings ``"nan"``, ``"inf"`` or ``"-inf"``, so
+    the output is strict JSON even after a failed solve.
+    """
     import numpy as np
 
     if isinstance(obj, dict):
@@ -71,9 +77,9 @@ def to_jsonable(obj):
     if isinstance(obj, (list, tuple)):
         return [to_jsonable(v) for v in obj]
     if isinstance(obj, (np.generic,)):
-        return obj.item()
+        return to_jsonable(obj.item())
     if hasattr(obj, "shape") and hasattr(obj, "dtype"):
-        return np.asarray(obj).tolist()
+        return to_jsonable(np.asarray(obj).tolist())
     if isinstance(obj, float) and not np.isfinite(obj):
-        return str(obj)
+        return str(obj)  # "nan", "inf": strict JSON has no non-finite numbers
     return obj

@@ -21,6 +21,12 @@ __all__ = ["minimize", "METHODS", "max_sample_grad_norm"]
 
 METHODS: tuple[str, ...] = ("newton", *_METHODS)
 
+# Default tolerance on the largest per-sample gradient norm, by dtype. float32: the gradient is
+# computed with a rounding floor of about eps32 * s * |z| ~ 1e-6 * s (eps32 = 1.2e-7, logits
+# |z| <~ 25), so 1e-5 is the smallest tolerance the solvers reach for scale s <= 10; see
+# docs/robustness.md for the measurements.
+DEFAULT_TOL = {"float64": 1e-10, "float32": 1e-5}
+
 
 def max_sample_grad_norm(per_sample_grad: Float[Array, "... d"]) -> Float[Array, ""]:
     """The largest 2-norm over samples of a per-sample gradient array."""
@@ -30,7 +36,7 @@ def max_sample_grad_norm(per_sample_grad: Float[Array, "... d"]) -> Float[Array,
 def minimize(
     problem: MixupUFM,
     method: str = "newton",
-    tol: float = 1e-10,
+    tol: float | None = None,
     max_steps: int | None = None,
     learning_rate: float | None = None,
     init: Float[ArrayLike, "K K M d"] | None = None,
@@ -51,7 +57,8 @@ def minimize(
             Gram structure, per-sample line search, quadratic convergence; see :mod:`ufm._newton`),
             ``"lbfgs"`` (optax L-BFGS with zoom line search over all features jointly: the
             generic path), ``"adam"`` or ``"gd"`` (first-order baselines for training dynamics).
-        tol: tolerance on the largest per-sample gradient 2-norm.
+        tol: tolerance on the largest per-sample gradient 2-norm (default ``1e-10`` in float64,
+            ``1e-5`` in float32, where rounding puts a floor near ``1e-6 * scale`` under it).
         max_steps: iteration cap (default depends on the method: 200 for newton, 2000 for lbfgs,
             20000 for adam, 50000 for gd).
         learning_rate: for ``adam`` (default 1e-2) and ``gd`` (default $1/(\beta/2 + \mu)$, the
@@ -78,10 +85,15 @@ def minimize(
         raise TypeError(f"problem must be a ufm.MixupUFM, got {type(problem).__name__}")
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    tol = check_positive_real("tol", tol)
+    tol = check_positive_real("tol", DEFAULT_TOL[problem.dtype] if tol is None else tol)
+    if learning_rate is not None:  # validated for every method, used by adam and gd
+        learning_rate = check_positive_real("learning_rate", learning_rate)
+    if init is not None:
+        init = problem._check_features(init).astype(problem.dtype)
+        if not bool(jnp.all(jnp.isfinite(init))):
+            raise ValueError("init must be finite: it contains NaN or infinity (after conversion to the problem's dtype)")
     if method == "newton":
         max_steps = _newton.DEFAULT_MAX_STEPS if max_steps is None else check_int("max_steps", max_steps, 1)
-        init = None if init is None else problem._check_features(init).astype(problem.dtype)
         features, num_steps, compile_s, solve_s, history = _newton.newton_solve(
             problem, tol, max_steps, init=init, devices=devices, record=record
         )
@@ -92,7 +104,7 @@ def minimize(
         learning_rate = spec.default_learning_rate(problem.beta, problem.weight_decay)
     else:
         learning_rate = check_positive_real("learning_rate", learning_rate)
-    features0 = problem.zeros() if init is None else problem._check_features(init).astype(problem.dtype)
+    features0 = problem.zeros() if init is None else init
 
     optimizer = spec.make(learning_rate)
     w = problem.classifier
@@ -178,7 +190,7 @@ def _finish(
     mu = jnp.asarray(problem.weight_decay, dtype=problem.dtype)
     value, grad_norm, finite = _objective_and_grad_norm(features, problem.classifier, lambdas, mu)
     objective, grad_norm = float(value), float(grad_norm)
-    finite = bool(finite) and np.isfinite(grad_norm) and np.isfinite(objective)
+    finite = bool(finite) and bool(np.isfinite(grad_norm)) and bool(np.isfinite(objective))
     converged = finite and grad_norm <= tol
     if not finite:
         status = "nonfinite"

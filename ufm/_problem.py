@@ -142,7 +142,7 @@ class MixupUFM:
     def objective(self, features: Float[ArrayLike, "K K M d"]) -> Float[Array, ""]:
         """The objective $\\mathcal{L}(H)$ (mean over samples) at ``features``."""
         features = self._check_features(features)
-        return mixup_objective(
+        return _jit_objective(
             features, self.classifier, self.lambdas_array(), jnp.asarray(self.weight_decay, self.dtype)
         )
 
@@ -150,7 +150,7 @@ class MixupUFM:
         r"""$N\,\nabla_H\mathcal{L}$ by autodiff: each sample's own gradient
         $W^\top(p - y) + \mu h$."""
         features = self._check_features(features)
-        grad = jax.grad(mixup_objective)(
+        grad = _jit_grad(
             features, self.classifier, self.lambdas_array(), jnp.asarray(self.weight_decay, self.dtype)
         )
         return grad * self.num_samples
@@ -191,3 +191,8 @@ def mixup_objective(
     return jnp.mean(per_sample_objective(features, classifier, lambdas, weight_decay))
 
 
+
+
+# Compiled once per shape; the methods above call these rather than dispatching op by op.
+_jit_objective = jax.jit(mixup_objective)
+_jit_grad = jax.jit(jax.grad(mixup_objective))

@@ -13,7 +13,10 @@ STATUS_MESSAGES = {
     "converged": "converged: largest per-sample gradient norm <= tol",
     "max_steps": "not converged: stopped at max_steps before the gradient norm reached tol",
     "nonfinite": "failed: the objective or gradient became NaN or infinite",
-    "stalled": "not converged: the optimizer stopped making progress before reaching tol",
+    "stalled": (
+        "not converged: the optimizer stopped before max_steps (no further progress at this precision), "
+        "but the gradient norm recomputed at the returned features is above tol"
+    ),
 }
 
 

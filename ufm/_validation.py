@@ -21,9 +21,26 @@ __all__ = [
 ]
 
 
+def _as_scalar(value: object) -> object:
+    """Unwrap a 0-d NumPy/JAX array (e.g. ``jnp.float64(0.1)``) into a Python scalar; others unchanged."""
+    if not isinstance(value, (bool, numbers.Number, str)) and getattr(value, "ndim", None) == 0:
+        try:
+            return np.asarray(value).item()
+        except (TypeError, ValueError):
+            return value
+    return value
+
+
 def check_int(name: str, value: object, minimum: int) -> int:
-    """Return ``value`` as an ``int`` >= ``minimum``; booleans and non-integral floats are refused."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    """Return ``value`` as an ``int`` >= ``minimum``; booleans and non-integral numbers are refused.
+
+    Integral floats (``3.0``, ``1e5``) are accepted, since a count written in scientific notation
+    is still a count.
+    """
+    value = _as_scalar(value)
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if not isinstance(value, numbers.Integral):
         if isinstance(value, numbers.Real) and float(value).is_integer():
             value = int(value)
         else:
@@ -35,8 +52,9 @@ def check_int(name: str, value: object, minimum: int) -> int:
 
 
 def check_positive_real(name: str, value: object, why: str = "") -> float:
-    """Return ``value`` as a finite ``float`` > 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    """Return ``value`` as a finite ``float`` > 0; ``why`` says what a non-positive value would mean."""
+    value = _as_scalar(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     value = float(value)
     if not math.isfinite(value) or value <= 0.0:

@@ -57,6 +57,7 @@ def relative_decay(num_classes: ArrayLike, weight_decay: ArrayLike, scale: Array
     return jnp.asarray(weight_decay, dtype=float) / etf_beta(num_classes, scale)
 
 
+@jax.jit
 def same_class_margin(num_classes: ArrayLike, gamma: ArrayLike) -> Float[Array, "..."]:
     r"""The same-class logit margin $t = z_c - z_k > 0$, the root of $t(e^t + K - 1) = K/\gamma$.
 
@@ -86,29 +87,47 @@ def same_class_margin(num_classes: ArrayLike, gamma: ArrayLike) -> Float[Array, 
     return jnp.exp(s)
 
 
+@jax.jit
 def binary_margin(lam: ArrayLike, gamma: ArrayLike) -> Float[Array, "..."]:
     r"""For $K = 2$, different classes: the root $x = z_c - z_{c'}$ of $\gamma x/2 = \lambda - \sigma(x)$.
 
-    Written for $y = |x|$ and $m = \min(\lambda, 1-\lambda)$ as
-    $\log(m + \gamma y/2) + \operatorname{softplus}(y) = 0$ (increasing in $y$), bracketed by
-    $0 \le y \le \min\bigl((1-2m)/\gamma,\ \log((1-m)/m)\bigr)$; $x$ has the sign of $\lambda - 1/2$
-    and vanishes exactly at $\lambda = 1/2$.
+    Solved for $y = |x| \ge 0$ with $m = \min(\lambda, 1-\lambda)$ in one of two equivalent
+    increasing forms, each free of cancellation where it is used:
+
+    * $m < 1/4$: $\log(m + \gamma y/2) + \operatorname{softplus}(y) = 0$, bracketed by
+      $0 \le y \le \min\bigl((1-2m)/\gamma,\ \log((1-m)/m)\bigr)$ (keeps relative accuracy as
+      $m \to 0$, where $1 - \sigma(y)$ is tiny);
+    * $m \ge 1/4$: $\gamma y + \tanh(y/2) = 2e$ with $e = 1/2 - m$ (exact), bracketed by
+      $0 \le y \le \min\bigl(2e/\gamma,\ 2\operatorname{artanh}(2e)\bigr)$ (keeps relative accuracy as
+      $\lambda \to 1/2$, where the logarithmic form would subtract two numbers close to $\log 2$).
+
+    $x$ has the sign of $\lambda - 1/2$ and vanishes exactly at $\lambda = 1/2$.
     """
     lam = jnp.asarray(lam, dtype=float)
     gamma = jnp.asarray(gamma, dtype=float)
     lam, gamma = jnp.broadcast_arrays(lam, gamma)
     m = jnp.minimum(lam, 1.0 - lam)  # exact: 1 - lam is exact for lam >= 1/2 (Sterbenz)
-    hi = jnp.minimum((1.0 - 2.0 * m) / gamma, jnp.log1p(-m) - jnp.log(m))
-    hi = jnp.maximum(hi, 0.0)
+    near_half = m >= 0.25
+    excess = jnp.where(near_half, 0.5 - m, 0.25)  # e in [0, 1/4]; exact for m >= 1/4 (Sterbenz)
+    m_log = jnp.where(near_half, 0.25, m)  # keeps the unused branch finite
+    hi_log = jnp.minimum((1.0 - 2.0 * m_log) / gamma, jnp.log1p(-m_log) - jnp.log(m_log))
+    hi_tanh = jnp.minimum(2.0 * excess / gamma, 2.0 * jnp.arctanh(2.0 * excess))
+    hi = jnp.maximum(jnp.where(near_half, hi_tanh, hi_log), 0.0)
 
     def g(y):
-        inner = m + 0.5 * gamma * y
-        return jnp.log(inner) + softplus(y), 0.5 * gamma / inner + jax.nn.sigmoid(y)
+        inner = m_log + 0.5 * gamma * y
+        f_log = jnp.log(inner) + softplus(y)
+        df_log = 0.5 * gamma / inner + jax.nn.sigmoid(y)
+        th = jnp.tanh(0.5 * y)
+        f_tanh = gamma * y + th - 2.0 * excess
+        df_tanh = gamma + 0.5 * (1.0 - th * th)
+        return jnp.where(near_half, f_tanh, f_log), jnp.where(near_half, df_tanh, df_log)
 
     y = safeguarded_newton(g, jnp.zeros_like(hi), hi, 0.5 * hi)
     return jnp.where(lam >= 0.5, y, -y)
 
 
+@jax.jit
 def pair_margins(
     num_classes: ArrayLike, lam: ArrayLike, gamma: ArrayLike
 ) -> tuple[Float[Array, "..."], Float[Array, "..."]]:
@@ -146,8 +165,15 @@ def pair_margins(
         return jnp.logaddexp(a + _log_2cosh(b), log_rest)
 
     def value(a, b):
+        # log Z - lam u - (1-lam) v = lam (-log p_u) + (1-lam) (-log p_v): a sum of non-negative
+        # terms, each -log p = softplus(log(sum of the other exponentials) - own logit). Written
+        # this way F has no cancellation, so its rounding error is a few ulps of |F| and the line
+        # search's slack (relative to |F|) covers it even when log Z ~ 30 and F ~ 1e-8.
+        u, v = a + b, a - b
+        neg_log_pu = softplus(jnp.logaddexp(v, log_rest) - u)
+        neg_log_pv = softplus(jnp.logaddexp(u, log_rest) - v)
         quad = 2.0 * a * a * (1.0 - 2.0 * coupling) + 2.0 * b * b
-        return log_partition(a, b) - lam * (a + b) - lam_c * (a - b) + 0.5 * gamma * quad
+        return lam * neg_log_pu + lam_c * neg_log_pv + 0.5 * gamma * quad
 
     def grad_and_hess(a, b):
         u, v = a + b, a - b
@@ -214,18 +240,19 @@ def optimal_features(problem: MixupUFM) -> Float[Array, "K K M d"]:
     """
     w = _float64_classifier(problem)
     lambdas = jnp.asarray(problem.lambdas, dtype=jnp.float64)
-    return _assemble_features(w, lambdas, problem.weight_decay, problem.scale)
+    k = problem.num_classes
+    beta = problem.beta
+    gamma = problem.weight_decay / beta
+    # The scalar solves are compiled once per number of lambdas (K, gamma are traced), and the
+    # assembly below once per shape: no recompilation of the root finders for every K.
+    t = same_class_margin(k, gamma)
+    u, v = pair_margins(k, lambdas, gamma)  # (M,)
+    return _assemble_features(w, t, u, v, beta)
 
 
 @jax.jit
-def _assemble_features(w: Array, lambdas: Array, weight_decay: Array, scale: Array) -> Array:
-    # One compiled program for the whole optimum: the root finders' while-loops run fused
-    # instead of being dispatched op by op.
+def _assemble_features(w: Array, t: Array, u: Array, v: Array, beta: Array) -> Array:
     k = w.shape[0]
-    beta = etf_beta(k, scale)
-    gamma = weight_decay / beta
-    t = same_class_margin(k, gamma)
-    u, v = pair_margins(k, lambdas, gamma)  # (M,)
     same = jnp.eye(k, dtype=bool)[:, :, None]  # (K, K, 1)
     coef_c = jnp.where(same, t, u[None, None, :])  # (K, K, M)
     coef_c2 = jnp.where(same, 0.0, v[None, None, :])

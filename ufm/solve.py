@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -21,8 +22,62 @@ EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 CONVENTION = "mu per feature: objective = mean over samples of [mixup CE + mu/2 ||h||^2] (mu = N * lambda_H)"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is exactly one line on stderr (no usage block), exit status 2."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Let "--tol -1e-8" or "--scale -inf" reach validation (and its clear message) instead of
+        # being read as an option: argparse < 3.13 only treats -1 and -1.5 as negative numbers.
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^-(inf|nan)$", re.I)
+
+    def error(self, message: str):
+        message = message.replace("\n", " ")
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _number(text: str) -> int | float | str:
+    """Parse a numeric option as ``int``, else ``float``; anything else is passed on unchanged.
+
+    Validation is left to the library, so the command line and the Python API refuse a value with
+    the same message (e.g. ``num_classes must be an integer, got 2.5``).
+    """
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
+
+
+# Library parameter name -> command-line option, to point an error message at the option.
+_OPTION = {
+    "num_classes": "--classes",
+    "alpha": "--alpha",
+    "weight_decay": "--weight-decay",
+    "dim": "--dim",
+    "num_lambdas": "--lambdas",
+    "scale": "--scale",
+    "seed": "--seed",
+    "dtype": "--dtype",
+    "method": "--method",
+    "unknown": "--method",
+    "tol": "--tol",
+    "max_steps": "--max-steps",
+    "check_tol": "--check-tol",
+    "devices": "--devices",
+}
+
+
+def _bad_input(parser: argparse.ArgumentParser, err: Exception):
+    """Report a library TypeError/ValueError as a usage error on the option it concerns (exit 2)."""
+    message = str(err)
+    option = _OPTION.get(message.split(" ", 1)[0])
+    parser.error(f"argument {option}: {message}" if option else message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="python -m ufm.solve",
         description=(
             "Solve the mixup unconstrained-features model (fixed simplex-ETF classifier, free "
@@ -37,19 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--classes", type=int, default=10, metavar="K", help="number of classes K >= 2")
-    p.add_argument("--alpha", type=float, default=1.0, help="mixup alpha > 0: lambda ~ Beta(alpha, alpha)")
+    p.add_argument("--classes", type=_number, default=10, metavar="K", help="number of classes K >= 2")
+    p.add_argument("--alpha", type=_number, default=1.0, help="mixup alpha > 0: lambda ~ Beta(alpha, alpha)")
     p.add_argument(
         "--weight-decay",
-        type=float,
+        type=_number,
         default=1e-2,
         metavar="MU",
         help="weight decay mu > 0 per feature (objective: mean over samples of loss + mu/2 ||h||^2)",
     )
-    p.add_argument("--dim", type=int, default=None, metavar="D", help="feature dimension d >= K-1 (default K)")
-    p.add_argument("--lambdas", type=int, default=64, metavar="M", help="number of mixing coefficients drawn")
-    p.add_argument("--scale", type=float, default=1.0, help="row norm s > 0 of the simplex-ETF classifier")
-    p.add_argument("--seed", type=int, default=0, help="seed of the lambda draw")
+    p.add_argument("--dim", type=_number, default=None, metavar="D", help="feature dimension d >= K-1 (default K)")
+    p.add_argument("--lambdas", type=_number, default=64, metavar="M", help="number of mixing coefficients drawn")
+    p.add_argument("--scale", type=_number, default=1.0, help="row norm s > 0 of the simplex-ETF classifier")
+    p.add_argument("--seed", type=_number, default=0, help="seed of the lambda draw")
     p.add_argument(
         "--method",
         default="newton",
@@ -58,18 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--devices",
-        type=int,
+        type=_number,
         default=None,
         metavar="D",
         help="newton: split the samples over the first D local devices (default all)",
     )
-    p.add_argument("--tol", type=float, default=None, help="tolerance on the largest per-sample gradient norm "
-                   "(default 1e-10 in float64, 1e-4 in float32)")
-    p.add_argument("--max-steps", type=int, default=None, help="iteration cap (default depends on the method)")
+    p.add_argument("--tol", type=_number, default=None, help="tolerance on the largest per-sample gradient norm "
+                   "(default 1e-10 in float64, 1e-5 in float32)")
+    p.add_argument("--max-steps", type=_number, default=None, help="iteration cap (default depends on the method)")
     p.add_argument("--dtype", default="float64", help="float64 (default) or float32")
     p.add_argument(
         "--check-tol",
-        type=float,
+        type=_number,
         default=None,
         help="largest acceptable relative feature error vs the exact optimum "
         "(default 1e-8 in float64, 1e-3 in float32)",
@@ -80,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-DEFAULT_TOL = {"float64": 1e-10, "float32": 1e-4}
+# Largest acceptable relative feature error. float32: measured errors at the default tol are
+# <= 3e-4 for gamma >= 5e-5 (docs/robustness.md); below that float32 cannot resolve 1 - p near 1
+# (error ~ eps32 / (gamma t^2)) and the check fails, as it should.
 DEFAULT_CHECK_TOL = {"float64": 1e-8, "float32": 1e-3}
 
 
@@ -106,23 +163,24 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.method not in ufm.METHODS:
             raise ValueError(f"unknown method {args.method!r}; choose one of {', '.join(ufm.METHODS)}")
-        tol = DEFAULT_TOL[problem.dtype] if args.tol is None else args.tol
+        tol = ufm._minimize.DEFAULT_TOL[problem.dtype] if args.tol is None else args.tol  # as the API
         check_tol = DEFAULT_CHECK_TOL[problem.dtype] if args.check_tol is None else args.check_tol
-        ufm._validation.check_positive_real("tol", tol)
-        ufm._validation.check_positive_real("check-tol", check_tol)
+        tol = ufm._validation.check_positive_real("tol", tol)
+        check_tol = ufm._validation.check_positive_real("check_tol", check_tol)
         if args.max_steps is not None:
-            ufm._validation.check_int("max-steps", args.max_steps, 1)
+            args.max_steps = ufm._validation.check_int("max_steps", args.max_steps, 1)
+        devices = None
+        if args.devices is not None:
+            import jax
+
+            count = ufm._validation.check_int("devices", args.devices, 1)
+            if count > len(jax.local_devices()):
+                raise ValueError(f"devices must be at most {len(jax.local_devices())} (local devices), got {count}")
+            devices = jax.local_devices()[:count]
         out = None if args.out is None else check_output_dir(args.out, args.force)
     except (TypeError, ValueError) as err:
-        parser.error(str(err))
+        _bad_input(parser, err)
 
-    devices = None
-    if args.devices is not None:
-        import jax
-
-        if not 1 <= args.devices <= len(jax.local_devices()):
-            parser.error(f"--devices must be between 1 and {len(jax.local_devices())}, got {args.devices}")
-        devices = jax.local_devices()[: args.devices]
     with _Progress(f"solving N = {problem.num_samples} samples with {args.method}"):
         solution = ufm.minimize(problem, method=args.method, tol=tol, max_steps=args.max_steps, devices=devices)
     t0 = time.perf_counter()
@@ -138,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     if not comparison.max_rel_error <= check_tol:
         reasons.append(
             f"max relative error {comparison.max_rel_error:.3e} > check-tol {check_tol:.1e}"
+            + (_float32_hint(problem) if problem.dtype == "float32" else "")
         )
     ok = not reasons
 
@@ -162,18 +221,21 @@ def main(argv: list[str] | None = None) -> int:
             "lambdas": np.asarray(problem.lambdas),
             "classifier": np.asarray(problem.classifier),
         }
-        write_results_dir(
-            out,
-            {
-                "config.json": write_json(settings),
-                "results.json": write_json(results),
-                "arrays.npz": lambda p: _save_npz(p, arrays),
-            },
-            force=args.force,
-        )
+        try:
+            write_results_dir(
+                out,
+                {
+                    "config.json": write_json(settings),
+                    "results.json": write_json(results),
+                    "arrays.npz": lambda p: _save_npz(p, arrays),
+                },
+                force=args.force,
+            )
+        except (OSError, ValueError) as err:  # e.g. disk full, or --out created meanwhile
+            parser.error(f"--out {str(out)!r} could not be written, nothing was saved: {err}")
 
     if args.json:
-        print(json.dumps(ufm._io.to_jsonable(results), sort_keys=True))
+        print(json.dumps(ufm._io.to_jsonable(results), sort_keys=True, allow_nan=False))
     else:
         print(_report(problem, solution, comparison, geometry, objective_exact, check_tol, out, reasons))
     return EXIT_OK if ok else EXIT_CHECK_FAILED
@@ -206,6 +268,22 @@ class _Progress:
         self.stop.set()
         self.thread.join()
         return False
+
+
+def _float32_hint(problem) -> str:
+    r"""How finely float32 can resolve this problem's optimum at all.
+
+    Near the optimum $1 - p_c \approx \gamma t$ ($t$ the same-class margin), while float32 holds
+    $p_c$ only to $\varepsilon_{32} = 1.2\cdot10^{-7}$; the margin is then determined to a relative
+    $\approx \varepsilon_{32}/(\gamma t^2)$, whatever the solver does.
+    """
+    import numpy as np
+
+    import ufm
+
+    t = float(ufm.analytic.same_class_margin(problem.num_classes, problem.gamma))
+    limit = float(np.finfo(np.float32).eps) / (problem.gamma * t * t)
+    return f" (float32 resolves this problem only to about {limit:.0e}: eps32/(gamma t^2); use --dtype float64)"
 
 
 def _save_npz(path: Path, arrays: dict) -> None:

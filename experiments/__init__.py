@@ -1,0 +1,1 @@
+"""Reproducible experiments built on ``ufm``: the figures of the theory section."""
