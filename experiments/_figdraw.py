@@ -347,7 +347,8 @@ def _draw_fig7(a, info):
         ax.set_ylim(1e-12, 3)
     axes[0].set_xlabel("iteration")
     axes[1].set_xlabel("wall time (s), uniform cost per step")
-    axes[1].legend(*axes[0].get_legend_handles_labels(), loc="lower left")
+    # Below the panels: inside either one the legend would cover a curve.
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=5, fontsize=6.5)
     axes[0].set_title(rf"(a) per iteration ($K = {info['num_classes']}$, {_mu_label(info['weight_decay'])})")
     axes[1].set_title("(b) per second (compilation excluded)")
     return fig

@@ -48,7 +48,10 @@ def _worker(cfg: dict) -> dict:
     from ufm._minimize import max_sample_grad_norm
 
     t_start = time.perf_counter()
-    problem = ufm.MixupUFM(cfg["K"], num_lambdas=cfg["M"], weight_decay=cfg["mu"], alpha=1.0, seed=0)
+    problem = ufm.MixupUFM(
+        cfg["K"], num_lambdas=cfg["M"], weight_decay=cfg["mu"], alpha=1.0, seed=0, pairs=cfg.get("pairs")
+    )
+    pair_index = problem.pair_index_array()
     exact = np.asarray(ufm.optimal_features(problem))
     tol, method, repeats = cfg["tol"], cfg["method"], cfg["repeats"]
     rss_setup = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -57,7 +60,7 @@ def _worker(cfg: dict) -> dict:
     n = problem.num_samples
 
     def total(h):
-        return n * ufm.mixup_objective(h, w, lambdas, mu)
+        return n * ufm.mixup_objective(h, w, lambdas, mu, pair_index)
 
     if method in ("newton", "lbfgs", "adam", "gd"):
         max_steps = FIRST_ORDER_CAP.get(method)
@@ -147,8 +150,8 @@ def _worker(cfg: dict) -> dict:
         times.append(solve_s)
         walls.append(wall)
     features = jnp.asarray(features)
-    value, grad_norm, _ = ufm._minimize._objective_and_grad_norm(features, w, lambdas, mu)
-    err = ufm.compare_features(features, exact, problem.lambdas)
+    value, grad_norm, _ = ufm._minimize._objective_and_grad_norm(features, w, lambdas, mu, pair_index)
+    err = ufm.compare_features(features, exact, problem.lambdas, None if pair_index is None else problem.pair_index)
     return {
         **cfg,
         "num_samples": n,
@@ -197,6 +200,11 @@ def _machine() -> dict:
     }
 
 
+def _k_label(k: int, results: list[dict]) -> str:
+    pairs = next((r.get("pairs") for r in results if r["K"] == k and r.get("pairs")), None)
+    return f"K = {k}" if pairs is None else f"K = {k}, P = {pairs} pairs"
+
+
 def _plot(results: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -229,7 +237,7 @@ def _plot(results: list[dict], path: Path) -> None:
               "max relative error to exact optimum")
     for ax, title in zip(axes, titles):
         ax.set_yscale("log")
-        ax.set_xticks(range(len(ks)), [f"K = {k}" for k in ks])
+        ax.set_xticks(range(len(ks)), [_k_label(k, results) for k in ks])
         ax.set_title(title, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     axes[1].axhline(results[0]["tol"], color="k", lw=0.8, ls="--")
@@ -250,6 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lambdas", type=int, default=64, metavar="M")
     p.add_argument("--weight-decay", type=float, default=1e-2)
     p.add_argument("--tol", type=float, default=1e-10)
+    p.add_argument(
+        "--pairs", type=int, default=None, metavar="P",
+        help="keep P ordered class pairs (MixupUFM(pairs=P)) wherever P < K*K (default all pairs)",
+    )
     p.add_argument("--repeats", type=int, default=3, help="timed runs after the compiling one (median)")
     p.add_argument("--quick", action="store_true", help="one timed run each")
     p.add_argument("--timeout", type=float, default=900, help="seconds per configuration")
@@ -269,8 +281,9 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             slow = method in ("adam", "gd", "scipy_lbfgsb") or (k >= 30 and method != "newton")
             repeats = 1 if (args.quick or slow) else args.repeats
+            pairs = args.pairs if args.pairs is not None and args.pairs < k * k else None
             cfg = {"K": k, "M": args.lambdas, "mu": args.weight_decay, "tol": args.tol,
-                   "method": method, "repeats": repeats}
+                   "method": method, "repeats": repeats, "pairs": pairs}
             print(f"K = {k:4d}  {method:18s} ...", end=" ", flush=True, file=sys.stderr)
             try:
                 proc = subprocess.run(

@@ -71,6 +71,11 @@ CASES = [
      "max_steps must be >= 1, got 0"),
     (["--max-steps", "2.5"], "--max-steps", lambda: ufm.minimize(ufm.MixupUFM(3, num_lambdas=1), max_steps=2.5), TypeError,
      "max_steps must be an integer, got 2.5"),
+    (["--classes", "4", "--pairs", "3"], "--pairs", lambda: ufm.MixupUFM(4, pairs=3), ValueError,
+     "pairs must be >= num_classes = 4 (the 4 same-class pairs are always kept), got 3"),
+    (["--classes", "4", "--pairs", "17"], "--pairs", lambda: ufm.MixupUFM(4, pairs=17), ValueError,
+     "pairs must be <= num_classes**2 = 16 (the number of ordered class pairs), got 17"),
+    (["--pairs", "5.5"], "--pairs", lambda: ufm.MixupUFM(3, pairs=5.5), TypeError, "pairs must be an integer, got 5.5"),
     (["--check-tol", "0"], "--check-tol", None, ValueError, "check_tol must be finite and > 0, got 0.0"),
     (["--check-tol", "nan"], "--check-tol", None, ValueError, "check_tol must be finite and > 0, got nan"),
 ]
@@ -96,6 +101,13 @@ API_ONLY = [
      "init must be finite: it contains NaN or infinity (after conversion to the problem's dtype)"),
     (lambda: ufm.compare_features(np.zeros((2, 2, 1, 2)), np.zeros((2, 2, 2, 2)), [0.5]), ValueError,
      "features and reference must share a (K, K, M, d) shape, got (2, 2, 1, 2), (2, 2, 2, 2)"),
+    (lambda: ufm.compare_features(np.zeros((2, 2, 1, 2)), np.zeros((2, 2, 1, 2)), [0.5, 0.1]), ValueError,
+     "lambdas must have shape (1,) to match the features, got (2,)"),
+    (lambda: ufm.minimize(ufm.MixupUFM(3, num_lambdas=1, pairs=4), init=np.zeros((3, 3, 1, 3))), ValueError,
+     "features must have shape (4, 1, 3), got (3, 3, 1, 3)"),
+    (lambda: ufm.compare_features(np.zeros((4, 1, 3)), np.zeros((4, 1, 3)), [0.5], np.zeros((3, 2), int)),
+     ValueError, "with pair_index (P, 2), features and reference must share a (P, M, d) shape, got "
+     "(4, 1, 3), (4, 1, 3) and pair_index (3, 2)"),
 ]
 
 

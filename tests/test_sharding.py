@@ -43,6 +43,16 @@ SCRIPT = textwrap.dedent(
             "devices_used": len(runs["four"].features.sharding.device_set),
             "spec": str(runs["four"].features.sharding.spec),
         }
+    # Pair subsampling: P = 7 pairs of K = 5, N = 21 samples, padded to a multiple of 4.
+    problem = ufm.MixupUFM(5, num_lambdas=3, pairs=7, seed=2)
+    one = ufm.minimize(problem, devices=jax.devices()[:1])
+    four = ufm.minimize(problem)
+    exact = np.asarray(ufm.optimal_features(problem))
+    out["pairs"] = {
+        "converged": one.converged and four.converged,
+        "diff": float(np.abs(np.asarray(four.features) - np.asarray(one.features)).max()),
+        "err": float(np.abs(np.asarray(four.features) - exact).max()),
+    }
     print(json.dumps(out))
     """
 )
@@ -60,12 +70,21 @@ def four_devices():
 
 def test_four_devices_match_one(four_devices):
     for k, result in four_devices.items():
+        if k == "pairs":
+            continue
         assert result["converged"], k
         for name, diff in result["diff"].items():
             assert diff <= 1e-10, (k, name, diff)
         assert result["diff_init"] <= 1e-10, k
         assert result["err"] <= 1e-8, k
         assert result["devices_used"] == 4, k
+
+
+def test_pair_subsampling_four_devices_match_one(four_devices):
+    result = four_devices["pairs"]
+    assert result["converged"]
+    assert result["diff"] <= 1e-10
+    assert result["err"] <= 1e-8
 
 
 def test_output_stays_split_when_first_axis_divides(four_devices):

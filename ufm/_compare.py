@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from jaxtyping import ArrayLike, Float
+from jaxtyping import ArrayLike, Float, Int
 
 __all__ = ["FeatureComparison", "compare_features"]
+
+_BLOCK_ELEMENTS = 1 << 22
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,10 +21,11 @@ class FeatureComparison:
     vanishes too: no sample is left out of the check.
 
     Attributes:
-        abs_errors: ``(K, K, M)`` absolute errors.
-        rel_errors: ``(K, K, M)`` relative errors.
+        abs_errors: absolute errors, ``(K, K, M)`` (or ``(P, M)`` for pair-subsampled features).
+        rel_errors: relative errors, same shape.
         max_rel_error: the largest relative error.
-        worst_index: ``(c, c2, m)`` of the worst sample.
+        worst_index: ``(c, c2, m)`` of the worst sample: its two classes and its lambda index,
+            in both layouts.
         worst_lambda: its mixing coefficient.
     """
 
@@ -42,24 +45,50 @@ class FeatureComparison:
 
 
 def compare_features(
-    features: Float[ArrayLike, "K K M d"],
-    reference: Float[ArrayLike, "K K M d"],
+    features: Float[ArrayLike, "K K M d"] | Float[ArrayLike, "P M d"],
+    reference: Float[ArrayLike, "K K M d"] | Float[ArrayLike, "P M d"],
     lambdas: Float[ArrayLike, " M"],
+    pair_index: Int[ArrayLike, "P 2"] | None = None,
 ) -> FeatureComparison:
-    """Compare numeric ``features`` with the exact ``reference`` (both ``(K, K, M, d)``), in float64."""
+    """Compare numeric ``features`` with the exact ``reference``, in float64.
+
+    Both are ``(K, K, M, d)``, or ``(P, M, d)`` with the ``pair_index`` of a problem with
+    ``pairs`` (``problem.pair_index``), which is needed to name the worst sample's classes.
+    """
     h = np.asarray(features, dtype=np.float64)
     ref = np.asarray(reference, dtype=np.float64)
-    if h.shape != ref.shape or h.ndim != 4:
-        raise ValueError(f"features and reference must share a (K, K, M, d) shape, got {h.shape}, {ref.shape}")
-    abs_err = np.linalg.norm(h - ref, axis=-1)
-    ref_norm = np.linalg.norm(ref, axis=-1)
-    rel_err = abs_err / np.maximum(ref_norm, np.finfo(np.float64).tiny)
-    worst = np.unravel_index(int(np.argmax(rel_err)), rel_err.shape)
-    worst = tuple(int(i) for i in worst)
+    lam = np.asarray(lambdas, dtype=np.float64)
+    if pair_index is None:
+        if h.shape != ref.shape or h.ndim != 4:
+            raise ValueError(f"features and reference must share a (K, K, M, d) shape, got {h.shape}, {ref.shape}")
+    else:
+        pair_index = np.asarray(pair_index)
+        if h.shape != ref.shape or h.ndim != 3 or pair_index.shape != (h.shape[0], 2):
+            raise ValueError(
+                "with pair_index (P, 2), features and reference must share a (P, M, d) shape, got "
+                f"{h.shape}, {ref.shape} and pair_index {pair_index.shape}"
+            )
+    if lam.shape != (h.shape[-2],):
+        raise ValueError(f"lambdas must have shape ({h.shape[-2]},) to match the features, got {lam.shape}")
+    abs_err = np.empty(h.shape[:-1])
+    ref_norm = np.empty(h.shape[:-1])
+    # In blocks of the first axis: the temporaries stay small next to the features themselves.
+    step = max(1, _BLOCK_ELEMENTS // max(1, h[0].size))
+    with np.errstate(over="ignore", invalid="ignore"):  # diverged features: inf/NaN errors, no warnings
+        for i in range(0, h.shape[0], step):
+            block = slice(i, i + step)
+            abs_err[block] = np.linalg.norm(h[block] - ref[block], axis=-1)
+            ref_norm[block] = np.linalg.norm(ref[block], axis=-1)
+        rel_err = abs_err / np.maximum(ref_norm, np.finfo(np.float64).tiny)
+    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(rel_err)), rel_err.shape))
+    if pair_index is None:
+        worst_index = worst
+    else:
+        worst_index = (int(pair_index[worst[0], 0]), int(pair_index[worst[0], 1]), worst[1])
     return FeatureComparison(
         abs_errors=abs_err,
         rel_errors=rel_err,
         max_rel_error=float(rel_err[worst]),
-        worst_index=worst,
-        worst_lambda=float(np.asarray(lambdas, dtype=np.float64)[worst[2]]),
+        worst_index=worst_index,
+        worst_lambda=float(lam[worst[-1]]),
     )

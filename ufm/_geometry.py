@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from jaxtyping import ArrayLike, Float
+from jaxtyping import ArrayLike, Float, Int
 
 __all__ = ["feature_geometry", "boundary_coordinates"]
 
@@ -26,13 +26,15 @@ def boundary_coordinates(
 
 
 def feature_geometry(
-    features: Float[ArrayLike, "K K M d"],
+    features: Float[ArrayLike, "K K M d"] | Float[ArrayLike, "P M d"],
     classifier: Float[ArrayLike, "K d"],
     lambdas: Float[ArrayLike, " M"],
+    pair_index: Int[ArrayLike, "P 2"] | None = None,
 ) -> dict:
     r"""The structure predicted by the theory, measured on ``features``.
 
-    Returns a dict with
+    ``features`` are ``(K, K, M, d)``, or ``(P, M, d)`` together with the ``pair_index`` of a
+    problem with ``pairs``. Returns a dict with
       * ``same_class_norm_mean`` and ``same_class_norm_spread``: mean of $\|h\|$ over same-class
         samples and its spread (max - min) over $\lambda$ and classes (theory: spread 0);
       * ``same_class_max_misalignment``: the largest norm of the component of a same-class feature
@@ -42,38 +44,50 @@ def feature_geometry(
       * ``lambda_nearest_half`` and ``max_boundary_distance_nearest_half``: the $\lambda$ closest to
         $1/2$ and the largest $|$signed distance$|$ to the $c/c'$ decision boundary at it (theory:
         0 exactly at $\lambda = 1/2$ and nonzero elsewhere).
+    Non-finite features give NaN entries (no warnings).
     """
-    h = np.asarray(features, dtype=np.float64)
     w = np.asarray(classifier, dtype=np.float64)
     lam = np.asarray(lambdas, dtype=np.float64)
     k = w.shape[0]
-    idx = np.arange(k)
-    same = h[idx, idx]  # (K, M, d)
-    norms = np.linalg.norm(same, axis=-1)
-    unit = w / np.linalg.norm(w, axis=-1, keepdims=True)
-    along = np.einsum("kmd,kd->km", same, unit)
-    misalign = np.linalg.norm(same - along[..., None] * unit[:, None, :], axis=-1)
+    h = np.asarray(features, dtype=np.float64)
+    if pair_index is None:
+        pairs = np.indices((k, k)).reshape(2, -1).T
+        h = h.reshape(k * k, *h.shape[2:])
+    else:
+        pairs = np.asarray(pair_index)
+    first, second = pairs[:, 0], pairs[:, 1]
+    is_same = first == second
+    with np.errstate(all="ignore"):  # NaN/inf features must give NaN diagnostics, not warnings
+        same = h[is_same]  # (K, M, d)
+        norms = np.linalg.norm(same, axis=-1)
+        unit = w / np.linalg.norm(w, axis=-1, keepdims=True)
+        unit_same = unit[first[is_same]][:, None, :]
+        along = np.sum(same * unit_same, axis=-1)
+        misalign = np.linalg.norm(same - along[..., None] * unit_same, axis=-1)
 
-    m_half = int(np.argmin(np.abs(lam - 0.5)))
-    outside = 0.0
-    boundary = 0.0
-    for c in range(k):
-        for c2 in range(k):
-            if c == c2:
-                continue
-            basis, _ = np.linalg.qr(np.stack([w[c], w[c2]], axis=1))  # (d, 2); rank 1 when K = 2
-            rank = 1 if k == 2 else 2
-            basis = basis[:, :rank]
-            hs = h[c, c2]
-            residual = hs - (hs @ basis) @ basis.T
-            outside = max(outside, float(np.linalg.norm(residual, axis=-1).max()))
-            dist, _ = boundary_coordinates(hs[m_half], w[c], w[c2])
-            boundary = max(boundary, float(abs(dist)))
-    return {
-        "same_class_norm_mean": float(norms.mean()),
-        "same_class_norm_spread": float(norms.max() - norms.min()),
-        "same_class_max_misalignment": float(misalign.max()),
-        "max_outside_pair_span": outside,
-        "lambda_nearest_half": float(lam[m_half]),
-        "max_boundary_distance_nearest_half": boundary,
-    }
+        m_half = int(np.argmin(np.abs(lam - 0.5)))
+        outside = boundary = 0.0
+        diff_rows = np.flatnonzero(~is_same)
+        # In blocks of pairs: the temporaries stay small next to the features themselves.
+        step = max(1, (1 << 22) // max(1, h[0].size))
+        for i in range(0, diff_rows.size, step):
+            rows = diff_rows[i : i + step]
+            hs = h[rows]  # (pairs in block, M, d)
+            wa, wb = w[first[rows]], w[second[rows]]
+            # Orthonormal basis of span{w_c, w_c2} per pair; rank 1 when K = 2 (w_c2 = -w_c).
+            basis, _ = np.linalg.qr(np.stack([wa, wb], axis=-1))  # (pairs, d, 2)
+            basis = basis[..., : 1 if k == 2 else 2]
+            coords = np.einsum("pmd,pdr->pmr", hs, basis)
+            residual = hs - np.einsum("pmr,pdr->pmd", coords, basis)
+            outside = np.maximum(outside, np.linalg.norm(residual, axis=-1).max())  # NaN propagates
+            direction = (wa - wb) / np.linalg.norm(wa - wb, axis=-1, keepdims=True)
+            distance = np.abs(np.sum(hs[:, m_half] * direction, axis=-1)).max()
+            boundary = np.maximum(boundary, distance)
+        return {
+            "same_class_norm_mean": float(norms.mean()),
+            "same_class_norm_spread": float(norms.max() - norms.min()),
+            "same_class_max_misalignment": float(misalign.max()),
+            "max_outside_pair_span": float(outside),
+            "lambda_nearest_half": float(lam[m_half]),
+            "max_boundary_distance_nearest_half": float(boundary),
+        }

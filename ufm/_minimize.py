@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
 import jax
@@ -15,6 +14,7 @@ from . import _newton
 from ._optax_solvers import _METHODS, optax_method, optax_step
 from ._problem import MixupUFM, mixup_objective
 from ._solution import Solution
+from ._timed import compile_and_run
 from ._validation import check_int, check_positive_real
 
 __all__ = ["minimize", "METHODS", "max_sample_grad_norm"]
@@ -39,7 +39,7 @@ def minimize(
     tol: float | None = None,
     max_steps: int | None = None,
     learning_rate: float | None = None,
-    init: Float[ArrayLike, "K K M d"] | None = None,
+    init: Float[ArrayLike, "..."] | None = None,
     record: Callable[[Array], Array] | None = None,
     devices: Sequence[jax.Device] | None = None,
 ) -> Solution:
@@ -63,7 +63,7 @@ def minimize(
             20000 for adam, 50000 for gd).
         learning_rate: for ``adam`` (default 1e-2) and ``gd`` (default $1/(\beta/2 + \mu)$, the
             inverse of the per-sample smoothness constant); ignored by ``newton`` and ``lbfgs``.
-        init: starting features (default zeros).
+        init: starting features in ``problem.feature_shape`` (default zeros).
         record: optional jittable function of the features returning a scalar, evaluated at the
             start and after every step inside the compiled loop (e.g. the distance to the exact
             optimum, for training-dynamics figures); the values are returned in
@@ -111,10 +111,11 @@ def minimize(
     lambdas = jnp.asarray(problem.lambdas, dtype=problem.dtype)
     mu = jnp.asarray(problem.weight_decay, dtype=problem.dtype)
     n = problem.num_samples
+    pair_index = problem.pair_index_array()
 
-    def run(h0, w, lambdas, mu):
+    def run(h0, w, lambdas, mu, pair_index):
         def fun(h):
-            return n * mixup_objective(h, w, lambdas, mu)
+            return n * mixup_objective(h, w, lambdas, mu, pair_index)
 
         step = optax_step(spec, optimizer, fun)
         value0, grad0 = jax.value_and_grad(fun)(h0)
@@ -139,22 +140,18 @@ def minimize(
         k, h, _, _, _, history = lax.while_loop(cond, body, carry)
         return h, k, history
 
-    args = (features0, w, lambdas, mu)
-    t0 = time.perf_counter()
-    compiled = jax.jit(run).lower(*args).compile()
-    t1 = time.perf_counter()
-    features, num_steps, history = jax.block_until_ready(compiled(*args))
-    t2 = time.perf_counter()
-    num_steps = int(num_steps)
-    history = None if record is None else np.asarray(history[: num_steps + 1])
-    return _finish(problem, features, num_steps, method, tol, max_steps, t1 - t0, t2 - t1, history)
+    args = (features0, w, lambdas, mu, pair_index)
+    features, num_steps, compile_s, solve_s, history = compile_and_run(
+        lambda: jax.jit(run).lower(*args).compile(), args, with_history=record is not None
+    )
+    return _finish(problem, features, num_steps, method, tol, max_steps, compile_s, solve_s, history)
 
 
 _FINISH_SLAB_ELEMENTS = 1 << 22
 
 
 @jax.jit
-def _objective_and_grad_norm(features, w, lambdas, mu):
+def _objective_and_grad_norm(features, w, lambdas, mu, pair_index=None):
     r"""Objective and largest per-sample gradient norm, by autodiff of :func:`per_sample_objective`.
 
     Samples are independent, so the work is done in slabs of the $\lambda$ axis (axis ``-2``):
@@ -173,7 +170,7 @@ def _objective_and_grad_norm(features, w, lambdas, mu):
         total, max_sq, finite = carry
         h = lax.dynamic_slice_in_dim(features, i * width, width, axis=-2)
         lam = lax.dynamic_slice_in_dim(lambdas, i * width, width)
-        value, grad = jax.value_and_grad(lambda h: jnp.sum(per_sample_objective(h, w, lam, mu)))(h)
+        value, grad = jax.value_and_grad(lambda h: jnp.sum(per_sample_objective(h, w, lam, mu, pair_index)))(h)
         max_sq = jnp.maximum(max_sq, jnp.max(jnp.sum(grad * grad, axis=-1)))
         return total + value, max_sq, finite & jnp.all(jnp.isfinite(h))
 
@@ -188,7 +185,9 @@ def _finish(
     """Recompute the reported quantities from the returned features alone (autodiff of the objective)."""
     lambdas = jnp.asarray(problem.lambdas, dtype=problem.dtype)
     mu = jnp.asarray(problem.weight_decay, dtype=problem.dtype)
-    value, grad_norm, finite = _objective_and_grad_norm(features, problem.classifier, lambdas, mu)
+    value, grad_norm, finite = _objective_and_grad_norm(
+        features, problem.classifier, lambdas, mu, problem.pair_index_array()
+    )
     objective, grad_norm = float(value), float(grad_norm)
     finite = bool(finite) and bool(np.isfinite(grad_norm)) and bool(np.isfinite(objective))
     converged = finite and grad_norm <= tol

@@ -40,7 +40,6 @@ sample alone, the result does not depend on how samples are batched or sharded.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -51,6 +50,7 @@ from jax import lax
 from jaxtyping import Array, Float, Int
 
 from . import _sharding
+from ._timed import compile_and_run
 
 if TYPE_CHECKING:
     from ._problem import MixupUFM
@@ -245,12 +245,8 @@ def _solve_logits(
 
 def _sample_classes(problem: MixupUFM) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Flat per-sample (first class, second class, lambda index), in the order of ``feature_shape``."""
-    k, m = problem.num_classes, problem.num_lambdas
-    pair_index = getattr(problem, "pair_index", None)
-    if pair_index is None:
-        a, b, j = np.indices((k, k, m), dtype=np.int32)
-        return a.ravel(), b.ravel(), j.ravel()
-    pairs = np.asarray(pair_index, dtype=np.int32)
+    m = problem.num_lambdas
+    pairs = np.asarray(problem.pair_index, dtype=np.int32)  # all K^2 pairs in row-major order by default
     a = np.repeat(pairs[:, 0], m)
     b = np.repeat(pairs[:, 1], m)
     j = np.tile(np.arange(m, dtype=np.int32), pairs.shape[0])
@@ -387,18 +383,13 @@ def newton_solve(
         )(w, a, b, lam, mu, beta, tol, *extra)
         return _place_output(h[:n].reshape(shape), mesh), jnp.max(its), jnp.zeros((0,), dtype)
 
-    t0 = time.perf_counter()
-    if record is None:
+    def compile_loop():
+        if record is not None:
+            return jax.jit(run_global).lower(*args).compile()
         # Everything the compiled loop closes over is in the key; the data are arguments.
         key = (shape, n_pad, rows, str(dtype), tuple(mesh.devices.flat), init is not None, max_steps)
-        compiled = _COMPILED.get(key)
-        if compiled is None:
-            compiled = _COMPILED[key] = jax.jit(run_chunked).lower(*args).compile()
-    else:
-        compiled = jax.jit(run_global).lower(*args).compile()
-    t1 = time.perf_counter()
-    features_out, num_steps, history = jax.block_until_ready(compiled(*args))
-    t2 = time.perf_counter()
-    num_steps = int(num_steps)
-    history = None if record is None else np.asarray(history[: num_steps + 1])
-    return features_out, num_steps, t1 - t0, t2 - t1, history
+        if key not in _COMPILED:
+            _COMPILED[key] = jax.jit(run_chunked).lower(*args).compile()
+        return _COMPILED[key]
+
+    return compile_and_run(compile_loop, args, with_history=record is not None)

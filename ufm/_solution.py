@@ -25,7 +25,8 @@ class Solution:
     """What a solve returns: the features and an honest account of how the solve ended.
 
     Attributes:
-        features: ``(K, K, M, d)`` features at the last iterate.
+        features: features at the last iterate, in ``problem.feature_shape``
+            (``(K, K, M, d)``, or ``(P, M, d)`` with pair subsampling).
         objective: the objective (mean over samples) at ``features``.
         grad_norm: the largest per-sample gradient 2-norm $\\max_i\\|W^\\top(p_i - y_i) + \\mu h_i\\|$,
             recomputed by autodiff of ``problem.objective`` at ``features`` (not read from the
@@ -41,7 +42,7 @@ class Solution:
             step (``num_steps + 1`` values), or ``None``.
     """
 
-    features: Float[Array, "K K M d"]
+    features: Float[Array, "..."]
     objective: float
     grad_norm: float
     converged: bool

@@ -18,6 +18,7 @@ __all__ = [
     "check_dim",
     "check_lambdas",
     "check_dtype",
+    "check_pairs",
 ]
 
 
@@ -111,3 +112,24 @@ def check_dtype(dtype: object) -> str:
     if name not in _DTYPES:
         raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
     return name
+
+
+def check_pairs(pairs: object, num_classes: int) -> int | None:
+    """Number of ordered class pairs to keep: ``None`` (all $K^2$) or an integer in $[K, K^2]$.
+
+    The $K$ same-class pairs are always kept, so fewer than $K$ pairs cannot be asked for.
+    """
+    if pairs is None:
+        return None
+    count = check_int("pairs", pairs, 1)
+    if count < num_classes:
+        raise ValueError(
+            f"pairs must be >= num_classes = {num_classes} (the {num_classes} same-class pairs are "
+            f"always kept), got {count}"
+        )
+    if count > num_classes * num_classes:
+        raise ValueError(
+            f"pairs must be <= num_classes**2 = {num_classes * num_classes} (the number of ordered "
+            f"class pairs), got {count}"
+        )
+    return count

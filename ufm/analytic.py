@@ -230,13 +230,14 @@ def _float64_classifier(problem: MixupUFM) -> Array:
     return jnp.asarray(simplex_etf(problem.num_classes, problem.dim, problem.scale), jnp.float64)
 
 
-def optimal_features(problem: MixupUFM) -> Float[Array, "K K M d"]:
-    r"""The exact optimum of ``problem.objective``, laid out like the features: ``(K, K, M, d)``.
+def optimal_features(problem: MixupUFM) -> Float[Array, "K K M d"] | Float[Array, "P M d"]:
+    r"""The exact optimum of ``problem.objective``, laid out like the features: ``(K, K, M, d)``, or
+    ``(P, M, d)`` for a problem with ``pairs``.
 
-    ``h[c, c2, m]`` is $(t/\beta)w_c$ when $c = c_2$ and $(u\,w_c + v\,w_{c_2})/\beta$ otherwise,
-    with $t$ from :func:`same_class_margin` and $(u, v)$ from :func:`pair_margins` at
-    $\lambda = $ ``problem.lambdas[m]``. Computed in float64 whatever ``problem.dtype`` is: it is the
-    reference that numerical solutions are checked against.
+    The sample of pair $(c, c_2)$ at $\lambda = $ ``problem.lambdas[m]`` is $(t/\beta)w_c$ when
+    $c = c_2$ and $(u\,w_c + v\,w_{c_2})/\beta$ otherwise, with $t$ from :func:`same_class_margin`
+    and $(u, v)$ from :func:`pair_margins`. Computed in float64 whatever ``problem.dtype`` is: it
+    is the reference that numerical solutions are checked against.
     """
     w = _float64_classifier(problem)
     lambdas = jnp.asarray(problem.lambdas, dtype=jnp.float64)
@@ -247,26 +248,27 @@ def optimal_features(problem: MixupUFM) -> Float[Array, "K K M d"]:
     # assembly below once per shape: no recompilation of the root finders for every K.
     t = same_class_margin(k, gamma)
     u, v = pair_margins(k, lambdas, gamma)  # (M,)
-    return _assemble_features(w, t, u, v, beta)
+    h = _assemble_features(w, jnp.asarray(problem.pair_index), t, u, v, beta)
+    return h.reshape(problem.feature_shape)
 
 
 @jax.jit
-def _assemble_features(w: Array, t: Array, u: Array, v: Array, beta: Array) -> Array:
-    k = w.shape[0]
-    same = jnp.eye(k, dtype=bool)[:, :, None]  # (K, K, 1)
-    coef_c = jnp.where(same, t, u[None, None, :])  # (K, K, M)
-    coef_c2 = jnp.where(same, 0.0, v[None, None, :])
-    return (
-        jnp.einsum("ijm,id->ijmd", coef_c, w) + jnp.einsum("ijm,jd->ijmd", coef_c2, w)
-    ) / beta
+def _assemble_features(w: Array, pair_index: Array, t: Array, u: Array, v: Array, beta: Array) -> Array:
+    """``(P, M, d)`` optimal features of the pairs in ``pair_index`` from the margins."""
+    first, second = pair_index[:, 0], pair_index[:, 1]
+    same = (first == second)[:, None]  # (P, 1)
+    coef_c = jnp.where(same, t, u[None, :])  # (P, M)
+    coef_c2 = jnp.where(same, 0.0, v[None, :])
+    return (jnp.einsum("pm,pd->pmd", coef_c, w[first]) + jnp.einsum("pm,pd->pmd", coef_c2, w[second])) / beta
 
 
-def mse_optimal_features(problem: MixupUFM) -> Float[Array, "K K M d"]:
+def mse_optimal_features(problem: MixupUFM) -> Float[Array, "K K M d"] | Float[Array, "P M d"]:
     r"""The optimum when $\tfrac12\|Wh - y\|^2$ replaces the cross-entropy: exactly
-    $h = (\lambda w_c + (1-\lambda) w_{c'})/(\beta + \mu)$, linear in $\lambda$ (the MSE contrast)."""
+    $h = (\lambda w_c + (1-\lambda) w_{c'})/(\beta + \mu)$, linear in $\lambda$ (the MSE contrast).
+    Laid out like the features of ``problem``."""
     w = _float64_classifier(problem)
-    lam = jnp.asarray(problem.lambdas, dtype=jnp.float64)[None, None, :]
+    lam = jnp.asarray(problem.lambdas, dtype=jnp.float64)[None, :, None]
     beta = etf_beta(problem.num_classes, problem.scale)
-    ones = jnp.ones((problem.num_classes, problem.num_classes, 1))
-    h = jnp.einsum("ijm,id->ijmd", lam * ones, w) + jnp.einsum("ijm,jd->ijmd", (1 - lam) * ones, w)
-    return h / (beta + problem.weight_decay)
+    pairs = jnp.asarray(problem.pair_index)
+    h = lam * w[pairs[:, 0]][:, None, :] + (1 - lam) * w[pairs[:, 1]][:, None, :]
+    return (h / (beta + problem.weight_decay)).reshape(problem.feature_shape)

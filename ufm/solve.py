@@ -36,6 +36,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults, except ``None`` ones (their help text says what the default is) and those
+    of on/off flags."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.nargs == 0:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _number(text: str) -> int | float | str:
     """Parse a numeric option as ``int``, else ``float``; anything else is passed on unchanged.
 
@@ -66,6 +76,7 @@ _OPTION = {
     "max_steps": "--max-steps",
     "check_tol": "--check-tol",
     "devices": "--devices",
+    "pairs": "--pairs",
 }
 
 
@@ -83,14 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
             "Solve the mixup unconstrained-features model (fixed simplex-ETF classifier, free "
             "features, mixup cross-entropy + weight decay) numerically, compute its exact optimum, "
             "and compare them. Every ordered class pair (c, c2), same-class pairs included, is "
-            "mixed at M coefficients lambda ~ Beta(alpha, alpha): N = K*K*M samples. "
+            "mixed at M coefficients lambda ~ Beta(alpha, alpha): N = K*K*M samples (P*M with --pairs P). "
             "Fisher, Meng & Papyan, ICLR 2024, Sec. 3."
         ),
         epilog=(
             "Exit status: 0 converged and max relative error <= --check-tol; 1 check failed "
             "(not converged, or error too large); 2 bad input. Weight decay convention: " + CONVENTION
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     p.add_argument("--classes", type=_number, default=10, metavar="K", help="number of classes K >= 2")
     p.add_argument("--alpha", type=_number, default=1.0, help="mixup alpha > 0: lambda ~ Beta(alpha, alpha)")
@@ -104,7 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dim", type=_number, default=None, metavar="D", help="feature dimension d >= K-1 (default K)")
     p.add_argument("--lambdas", type=_number, default=64, metavar="M", help="number of mixing coefficients drawn")
     p.add_argument("--scale", type=_number, default=1.0, help="row norm s > 0 of the simplex-ETF classifier")
-    p.add_argument("--seed", type=_number, default=0, help="seed of the lambda draw")
+    p.add_argument("--seed", type=_number, default=0, help="seed of the lambda draw (and of the pair draw)")
+    p.add_argument(
+        "--pairs",
+        type=_number,
+        default=None,
+        metavar="P",
+        help="keep only P of the K*K ordered class pairs, for large K: the K same-class pairs and "
+        "P-K different-class pairs drawn with --seed (N = P*M samples; default all pairs)",
+    )
     p.add_argument(
         "--method",
         default="newton",
@@ -121,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tol", type=_number, default=None, help="tolerance on the largest per-sample gradient norm "
                    "(default 1e-10 in float64, 1e-5 in float32)")
     p.add_argument("--max-steps", type=_number, default=None, help="iteration cap (default depends on the method)")
-    p.add_argument("--dtype", default="float64", help="float64 (default) or float32")
+    p.add_argument("--dtype", default="float64", help="float64 or float32 (see docs/robustness.md for float32)")
     p.add_argument(
         "--check-tol",
         type=_number,
@@ -160,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             scale=args.scale,
             seed=args.seed,
             dtype=args.dtype,
+            pairs=args.pairs,
         )
         if args.method not in ufm.METHODS:
             raise ValueError(f"unknown method {args.method!r}; choose one of {', '.join(ufm.METHODS)}")
@@ -186,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     exact = ufm.optimal_features(problem)
     analytic_seconds = time.perf_counter() - t0
-    comparison = ufm.compare_features(solution.features, exact, problem.lambdas)
-    geometry = ufm.feature_geometry(solution.features, problem.classifier, problem.lambdas)
+    pair_index = None if problem.pairs is None else problem.pair_index
+    comparison = ufm.compare_features(solution.features, exact, problem.lambdas, pair_index)
+    geometry = ufm.feature_geometry(solution.features, problem.classifier, problem.lambdas, pair_index)
     objective_exact = float(problem.objective(exact.astype(problem.dtype)))
 
     reasons = []
@@ -220,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             "analytic_features": np.asarray(exact),
             "lambdas": np.asarray(problem.lambdas),
             "classifier": np.asarray(problem.classifier),
+            "pair_index": np.asarray(problem.pair_index),
         }
         try:
             write_results_dir(
@@ -300,6 +322,12 @@ def _report(problem, solution, comparison, geometry, objective_exact, check_tol,
         f"  K = {problem.num_classes}, d = {problem.dim}, scale = {problem.scale:g}, "
         f"alpha = {problem.alpha:g}, M = {problem.num_lambdas} lambdas (seed {problem.seed}), "
         f"N = {problem.num_samples} samples, {problem.dtype}",
+        *(
+            [f"  pairs: {problem.num_pairs} of {problem.num_classes**2} ordered class pairs "
+             f"(all {problem.num_classes} same-class pairs, the rest drawn with seed {problem.seed})"]
+            if problem.pairs is not None
+            else []
+        ),
         f"  weight decay mu = {problem.weight_decay:g} ({CONVENTION})",
         "",
         f"solve ({solution.method}): {solution.status} in {solution.num_steps} steps, "
