@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 from jaxtyping import ArrayLike, Float, Int
 
-__all__ = ["FeatureComparison", "compare_features"]
+from ._blocks import row_blocks
 
-_BLOCK_ELEMENTS = 1 << 22
+__all__ = ["FeatureComparison", "compare_features"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,11 +72,8 @@ def compare_features(
         raise ValueError(f"lambdas must have shape ({h.shape[-2]},) to match the features, got {lam.shape}")
     abs_err = np.empty(h.shape[:-1])
     ref_norm = np.empty(h.shape[:-1])
-    # In blocks of the first axis: the temporaries stay small next to the features themselves.
-    step = max(1, _BLOCK_ELEMENTS // max(1, h[0].size))
     with np.errstate(over="ignore", invalid="ignore"):  # diverged features: inf/NaN errors, no warnings
-        for i in range(0, h.shape[0], step):
-            block = slice(i, i + step)
+        for block in row_blocks(h.shape[0], h[0].size):
             abs_err[block] = np.linalg.norm(h[block] - ref[block], axis=-1)
             ref_norm[block] = np.linalg.norm(ref[block], axis=-1)
         rel_err = abs_err / np.maximum(ref_norm, np.finfo(np.float64).tiny)

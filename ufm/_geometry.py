@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 from jaxtyping import ArrayLike, Float, Int
 
+from ._blocks import row_blocks
+from ._problem import all_pairs
+
 __all__ = ["feature_geometry", "boundary_coordinates"]
 
 
@@ -51,7 +54,7 @@ def feature_geometry(
     k = w.shape[0]
     h = np.asarray(features, dtype=np.float64)
     if pair_index is None:
-        pairs = np.indices((k, k)).reshape(2, -1).T
+        pairs = all_pairs(k)
         h = h.reshape(k * k, *h.shape[2:])
     else:
         pairs = np.asarray(pair_index)
@@ -68,10 +71,8 @@ def feature_geometry(
         m_half = int(np.argmin(np.abs(lam - 0.5)))
         outside = boundary = 0.0
         diff_rows = np.flatnonzero(~is_same)
-        # In blocks of pairs: the temporaries stay small next to the features themselves.
-        step = max(1, (1 << 22) // max(1, h[0].size))
-        for i in range(0, diff_rows.size, step):
-            rows = diff_rows[i : i + step]
+        for block in row_blocks(diff_rows.size, h[0].size):
+            rows = diff_rows[block]
             hs = h[rows]  # (pairs in block, M, d)
             wa, wb = w[first[rows]], w[second[rows]]
             # Orthonormal basis of span{w_c, w_c2} per pair; rank 1 when K = 2 (w_c2 = -w_c).

@@ -21,7 +21,7 @@ from ._validation import (
     check_positive_real,
 )
 
-__all__ = ["MixupUFM", "mixup_objective", "per_sample_objective", "draw_pairs"]
+__all__ = ["MixupUFM", "mixup_objective", "per_sample_objective", "all_pairs", "draw_pairs"]
 
 _DECAY_WHY = "without weight decay the optimum does not exist: features grow without bound"
 
@@ -104,7 +104,7 @@ class MixupUFM:
         set_("num_lambdas", int(lambdas.size))
         set_("pairs", check_pairs(self.pairs, k))
         if self.pairs is None:
-            pair_index = np.indices((k, k), dtype=np.int32).reshape(2, -1).T.copy()
+            pair_index = all_pairs(k)
         else:
             pair_index = draw_pairs(k, self.pairs, self.seed)
         pair_index.flags.writeable = False
@@ -199,6 +199,11 @@ class MixupUFM:
         return features
 
 
+def all_pairs(num_classes: int) -> Int[np.ndarray, "P 2"]:
+    """All $K^2$ ordered pairs ``(c, c2)`` in row-major order, the order of the ``(K, K, M, d)`` layout."""
+    return np.indices((num_classes, num_classes), dtype=np.int32).reshape(2, -1).T.copy()
+
+
 def draw_pairs(num_classes: int, count: int, seed: int) -> Int[np.ndarray, "P 2"]:
     """The ``count`` ordered pairs of a subsampled problem: all $K$ same-class pairs plus
     ``count - K`` different-class pairs drawn without replacement, sorted lexicographically.
@@ -209,7 +214,7 @@ def draw_pairs(num_classes: int, count: int, seed: int) -> Int[np.ndarray, "P 2"
     k = num_classes
     rng = np.random.default_rng([seed, 1])
     # Different-class pairs numbered 0 .. K(K-1)-1 row by row, skipping the diagonal.
-    index = rng.choice(k * (k - 1), size=count - k, replace=False) if count > k else np.zeros(0, np.int64)
+    index = rng.choice(k * (k - 1), size=count - k, replace=False)
     first, rest = np.divmod(index, k - 1)
     second = rest + (rest >= first)
     same = np.arange(k)

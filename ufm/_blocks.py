@@ -1,0 +1,16 @@
+"""Row blocks for NumPy-side diagnostics, so their temporaries stay small next to the features."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+__all__ = ["row_blocks"]
+
+_BLOCK_ELEMENTS = 1 << 22
+
+
+def row_blocks(num_rows: int, row_size: int) -> Iterator[slice]:
+    """Consecutive slices of ``range(num_rows)`` holding about ``2**22`` elements each (at least one row)."""
+    step = max(1, _BLOCK_ELEMENTS // max(1, row_size))
+    for start in range(0, num_rows, step):
+        yield slice(start, start + step)
