@@ -92,7 +92,7 @@ $K$ this is computed in the algebra of matrices $aI + bJ$:
     for k in (3, 4):
         zk = list(z[:k])
         y = target(k, 0, 1)
-        ce = lambda j: logsumexp(zk) - zk[j]  # noqa: E731
+        ce = lambda j, zk=zk: logsumexp(zk) - zk[j]  # noqa: E731
         sec.check_zero(
             per_sample_loss(zk, y) - (lam * ce(0) + (1 - lam) * ce(1)),
             rf"$\ell = \lambda\,\mathrm{{CE}}(z, c) + (1-\lambda)\,\mathrm{{CE}}(z, c')$ for $K = {k}$, symbolic $z$, $\lambda$",

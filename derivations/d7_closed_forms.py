@@ -148,7 +148,7 @@ $\lambda \in \{1/10, 3/10, 1/2\}$, $\gamma = 10^{-2}, \dots, 10^{-6}$).
         r"$\cosh b_0 = (1+\ell)/(2\sqrt\ell) = 1/(2\sqrt{\lambda(1-\lambda)})$ with $\ell = \lambda/(1-\lambda)$",
     )
     sec.check_zero(
-        sp.simplify((sp.tanh(sp.log(ell) / 2).rewrite(sp.exp) - (ell - 1) / (ell + 1))) + sp.simplify(((ell - 1) / (ell + 1)).subs(ell, lam / (1 - lam)) - (2 * lam - 1)),
+        sp.simplify(sp.tanh(sp.log(ell) / 2).rewrite(sp.exp) - (ell - 1) / (ell + 1)) + sp.simplify(((ell - 1) / (ell + 1)).subs(ell, lam / (1 - lam)) - (2 * lam - 1)),
         r"$\tanh b_0 = (\ell - 1)/(\ell + 1) = 2\lambda - 1$",
     )
     eta = sp.Symbol("eta", positive=True)

@@ -1,4 +1,4 @@
-"""The one matplotlib style shared by every figure of the theory section.
+r"""The one matplotlib style shared by every figure of the theory section.
 
 Sizes are chosen for a two-column paper: a one-column figure is 3.3 in wide, a two-column figure
 6.9 in, and text is 7-8 pt at that size, so figures are included at 100 % width without scaling.
@@ -10,9 +10,8 @@ deficiencies); a continuous quantity such as the mixing coefficient $\lambda$ us
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import logging
+from pathlib import Path
 
 import matplotlib
 

@@ -4,11 +4,11 @@
     python experiments/benchmarks.py --out /tmp/bench --classes 10 --quick
 
 Every (K, method) configuration runs in its own subprocess, so its peak resident memory
-(``ru_maxrss``) is its own. Inside it: build ``MixupUFM(K, num_lambdas=M)``, compute the exact optimum,
-run the method once to compile (and to warm caches), then time ``--repeats`` solves and report the
-median time *without* compilation, the iterations, the final largest per-sample gradient norm
-(autodiff of the objective), the largest relative feature error to the exact optimum, and peak
-memory. Methods:
+(``ru_maxrss``) is its own. Inside it: build ``MixupUFM(K, num_lambdas=M)``, run the method once to
+compile (and to warm caches), then time ``--repeats`` solves and report the median time *without*
+compilation, the iterations, and, from :func:`ufm.check` (the one check every caller uses), the
+final largest per-sample gradient norm (autodiff of the objective), the largest relative feature
+error to the exact optimum, and peak memory. Methods:
 
 * ``newton``, ``lbfgs``, ``adam``, ``gd``: :func:`ufm.minimize` (``Solution.solve_seconds``);
 * ``optax_lbfgs_loop``: a hand-written jitted loop of ``optax.lbfgs`` over all features jointly;
@@ -37,6 +37,12 @@ LARGE_K_METHODS = ("newton",)
 FIRST_ORDER_CAP = {"adam": 2000, "gd": 2000}
 
 
+def _max_sample_grad_norm(grad):
+    import jax.numpy as jnp
+
+    return jnp.sqrt(jnp.max(jnp.sum(grad * grad, axis=-1)))
+
+
 def _worker(cfg: dict) -> dict:
     import resource
 
@@ -45,22 +51,19 @@ def _worker(cfg: dict) -> dict:
     import numpy as np
 
     import ufm
-    from ufm._minimize import max_sample_grad_norm
 
     t_start = time.perf_counter()
     problem = ufm.MixupUFM(
         cfg["K"], num_lambdas=cfg["M"], weight_decay=cfg["mu"], alpha=1.0, seed=0, pairs=cfg.get("pairs")
     )
-    pair_index = problem.pair_index_array()
-    exact = np.asarray(ufm.optimal_features(problem))
+    pair_index = None if problem.pairs is None else jnp.asarray(problem.pair_index)
     tol, method, repeats = cfg["tol"], cfg["method"], cfg["repeats"]
     rss_setup = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    w, lambdas = problem.classifier, problem.lambdas_array()
+    w, lambdas = problem.classifier, jnp.asarray(problem.lambdas)
     mu = jnp.asarray(problem.weight_decay)
-    n = problem.num_samples
 
     def total(h):
-        return n * ufm.mixup_objective(h, w, lambdas, mu, pair_index)
+        return jnp.sum(ufm.per_sample_objective(h, w, lambdas, mu, pair_index))
 
     if method in ("newton", "lbfgs", "adam", "gd"):
         max_steps = FIRST_ORDER_CAP.get(method)
@@ -81,7 +84,7 @@ def _worker(cfg: dict) -> dict:
         def loop(h0):
             def cond(c):
                 k, _, _, g = c
-                return (k < 2000) & (max_sample_grad_norm(g) > tol)
+                return (k < 2000) & (_max_sample_grad_norm(g) > tol)
 
             def body(c):
                 k, h, state, g = c
@@ -142,31 +145,31 @@ def _worker(cfg: dict) -> dict:
     else:
         raise ValueError(method)
 
-    first = run()  # compiles (for ufm.minimize: every call compiles except newton's cached loop)
+    first = run()  # compiles (every later same-shaped call reuses the compiled loop)
     cold_wall = time.perf_counter() - t_start
     times, walls = [], []
     for _ in range(repeats):
         features, steps, solve_s, compile_s, wall = run()
         times.append(solve_s)
         walls.append(wall)
-    features = jnp.asarray(features)
-    value, grad_norm, _ = ufm._minimize._objective_and_grad_norm(features, w, lambdas, mu, pair_index)
-    err = ufm.compare_features(features, exact, problem.lambdas, None if pair_index is None else problem.pair_index)
+    report = ufm.check(problem, jnp.asarray(features), tol=tol)  # the one check every caller uses
     return {
         **cfg,
-        "num_samples": n,
-        "unknowns": n * problem.dim,
+        "num_samples": problem.num_samples,
+        "unknowns": problem.num_samples * problem.dim,
         "solve_seconds_median": float(np.median(times)),
         "solve_seconds_all": times,
         "wall_seconds_median": float(np.median(walls)),
         "compile_seconds_first": first[3],
+        "compile_seconds_last": compile_s,
         "cold_wall_seconds": cold_wall,
         "iterations": steps,
-        "grad_norm": float(grad_norm),
-        "converged": bool(grad_norm <= tol),
-        "max_rel_error": err.max_rel_error,
-        "max_abs_error": float(err.abs_errors.max()),
-        "objective": float(value),
+        "grad_norm": report.solution.grad_norm,
+        "converged": report.solution.converged,
+        "max_rel_error": report.comparison.max_rel_error,
+        "max_abs_error": report.comparison.max_abs_error,
+        "check_ok": report.ok,
+        "objective": report.solution.objective,
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "setup_rss_bytes": rss_setup,
         "features_bytes": int(np.prod(problem.feature_shape)) * 8,

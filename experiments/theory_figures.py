@@ -28,7 +28,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from experiments._figio import FIGURES  # noqa: E402
+from experiments.figures import FIGURES  # noqa: E402
 
 __all__ = ["main", "make_figures", "redraw"]
 
@@ -47,7 +47,7 @@ def _parse_only(text: str | None) -> list[int]:
 
 
 def _draw_all(numbers: list[int], data_dir: Path, out_dir: Path) -> tuple[list[Path], float]:
-    from experiments._figdraw import draw_figure
+    from experiments.figures import draw_figure
 
     t0 = time.perf_counter()
     paths = [p for n in numbers for p in draw_figure(n, data_dir, out_dir)]
@@ -81,10 +81,10 @@ def make_figures(out: Path, numbers: list[int], quick: bool, force: bool, log=pr
     end, so an interrupted run never leaves a half-written results folder.
     """
     out = _check_out(out, force)
-    from experiments import _figdata
     from experiments._figio import save_figure_data
+    from experiments.figures import FigureSettings, compute_figure, quick_settings
 
-    settings = _figdata.quick_settings() if quick else _figdata.FigureSettings()
+    settings = quick_settings() if quick else FigureSettings()
     record: dict = {"quick": quick, "settings": settings.to_dict(), "figures": {}}
     t0 = time.perf_counter()
     out.absolute().parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +93,7 @@ def make_figures(out: Path, numbers: list[int], quick: bool, force: bool, log=pr
         with tempfile.TemporaryDirectory(prefix="ufm-jax-cache-") as cache:
             _enable_compile_cache(Path(cache))
             for n in numbers:
-                arrays, info = _figdata.compute_figure(n, settings)
+                arrays, info = compute_figure(n, settings)
                 save_figure_data(tmp / "data", n, arrays, info)
                 record["figures"][FIGURES[n]] = {
                     "compute_seconds": info["compute_seconds"],

@@ -206,9 +206,22 @@ def test_derivations_assert_everything_and_docs_are_up_to_date():
     assert all(n > 0 for n in counts.values()), counts
     committed = derive_all.OUTPUT.read_text(encoding="utf-8")
     version = re.search(r"Generated with sympy (\S+)\.\n", committed)
-    if version is None or version.group(1) != sp.__version__:
-        pytest.skip(f"docs/derivations.md was generated with another sympy version ({version and version.group(1)})")
-    assert text == committed, "docs/derivations.md is out of date: run python derivations/derive_all.py"
+    assert version is not None, "docs/derivations.md lacks its generator line"
+    if version.group(1) == sp.__version__:
+        assert text == committed, "docs/derivations.md is out of date: run python derivations/derive_all.py"
+    else:
+        # Another sympy may typeset the same formulas differently: compare everything but the math
+        # (statements, identity names and counts, tables of numbers, the text around them).
+        assert _without_math(text) == _without_math(committed), (
+            "docs/derivations.md is out of date: run python derivations/derive_all.py"
+        )
+
+
+def _without_math(markdown: str) -> str:
+    """The text with display and inline math and the sympy version removed."""
+    text = re.sub(r"\$\$.*?\$\$", "$$", markdown, flags=re.S)
+    text = re.sub(r"\$[^$\n]*\$", "$", text)
+    return re.sub(r"Generated with sympy \S+\.", "Generated with sympy.", text)
 
 
 def test_a_derivation_runs_on_its_own():

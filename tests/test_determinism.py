@@ -1,6 +1,8 @@
-"""Same inputs and seed give bit-identical results on the same machine."""
+"""Same inputs and seed give bit-identical results on the same machine, also across processes."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 
@@ -31,8 +33,37 @@ def test_analytic_optimum_is_bit_identical():
     assert _bits(first) == _bits(again)
 
 
+SOLVE_IN_A_FRESH_PROCESS = """
+import sys, numpy as np, ufm
+method, dtype = sys.argv[1], sys.argv[2]
+problem = ufm.MixupUFM(5, weight_decay=3e-3, num_lambdas=4, seed=2, dim=7, dtype=dtype)
+init = np.random.default_rng(0).normal(size=problem.feature_shape)
+solution = ufm.minimize(problem, method=method, init=init, max_steps=300,
+                        tol=1e-9 if dtype == "float64" else 1e-5)
+np.save(sys.stdout.buffer, np.asarray(solution.features))
+"""
+
+
+def _solve_in_fresh_process(method, dtype):
+    proc = subprocess.run([sys.executable, "-c", SOLVE_IN_A_FRESH_PROCESS, method, dtype],
+                          capture_output=True, timeout=300, check=True)
+    import io
+
+    return np.load(io.BytesIO(proc.stdout))
+
+
+def test_solves_in_two_processes_are_bit_identical():
+    # Separate processes compile separately: the results must not depend on that (Newton, the
+    # default, and the generic path).
+    for method, dtype in (("newton", "float64"), ("newton", "float32"), ("lbfgs", "float64")):
+        first = _solve_in_fresh_process(method, dtype)
+        again = _solve_in_fresh_process(method, dtype)
+        assert _bits(first) == _bits(again), (method, dtype)
+        assert np.isfinite(first).all()
+
+
 def test_repeated_solves_are_bit_identical():
-    # Each call traces and compiles its own program; the results must not depend on that.
+    # The second call reuses the compiled loop; the results must not depend on the call either.
     for method, dtype in (("lbfgs", "float64"), ("gd", "float32")):
         problem = ufm.MixupUFM(3, weight_decay=1e-2, num_lambdas=3, seed=2, dtype=dtype)
         first = ufm.minimize(problem, method=method, tol=1e-9 if dtype == "float64" else 1e-5, max_steps=300)

@@ -184,7 +184,9 @@ def test_same_class_margin_grid():
     k, gamma = (np.array(c, dtype=np.float64) for c in zip(*cases))
     t = np.asarray(_same_class_margin(k, gamma))
     assert np.all(np.isfinite(t))
-    errors = [float(abs(mpmath.mpf(float(ti)) / reference_same_class_margin(ki, gi) - 1)) for ki, gi, ti in zip(k, gamma, t)]
+    errors = [
+        float(abs(mpmath.mpf(float(ti)) / reference_same_class_margin(ki, gi) - 1)) for ki, gi, ti in zip(k, gamma, t)
+    ]
     worst = int(np.argmax(errors))
     assert errors[worst] <= REL_TOL, f"K={k[worst]:g}, gamma={gamma[worst]:g}: relative error {errors[worst]:.2e}"
 

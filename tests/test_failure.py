@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 import ufm
-from ufm import _io
-from ufm._solution import STATUS_MESSAGES
+from ufm import io as results_io
 from ufm.solve import main
 
 # Small, cheap problems: gd compiles in about a second.
@@ -45,7 +44,7 @@ def test_cli_max_steps_exits_1_and_says_so(capsys, tmp_path):
     result = _strict_json(captured.out)
     assert result["ok"] is False and result["converged"] is False
     assert result["status"] == "max_steps"
-    assert result["reasons"][0] == STATUS_MESSAGES["max_steps"]
+    assert result["reasons"][0] == ufm.RESULTS.max_steps.message
     # The results folder is complete but labels the run a failure.
     written = _strict_json((out / "results.json").read_text())
     assert written["ok"] is False and written["converged"] is False and written["status"] == "max_steps"
@@ -74,7 +73,7 @@ def test_nan_stops_the_solve():
 def test_cli_nan_exits_1_with_message(capsys, monkeypatch):
     real_minimize = ufm.minimize
 
-    def diverging(problem, **kwargs):
+    def diverging(problem, *args, **kwargs):
         return real_minimize(problem, method="gd", learning_rate=1e300, max_steps=1000)
 
     monkeypatch.setattr(ufm, "minimize", diverging)
@@ -146,14 +145,14 @@ def _writers(fail_at=None, error=RuntimeError):
 
         return write
 
-    return {name: make(name) for name in _io.RESULT_FILES}
+    return {name: make(name) for name in results_io.RESULT_FILES}
 
 
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt, OSError])
 def test_interrupted_write_leaves_no_folder(tmp_path, error):
     target = tmp_path / "results"
     with pytest.raises(error):
-        _io.write_results_dir(target, _writers(fail_at="arrays.npz", error=error), force=False)
+        results_io.write_results_dir(target, _writers(fail_at="arrays.npz", error=error), force=False)
     assert list(tmp_path.iterdir()) == []  # neither the folder nor a temporary one
 
 
@@ -162,7 +161,7 @@ def test_interrupted_forced_write_keeps_the_old_folder(tmp_path):
     target.mkdir()
     (target / "old.txt").write_text("previous run")
     with pytest.raises(RuntimeError):
-        _io.write_results_dir(target, _writers(fail_at="results.json"), force=True)
+        results_io.write_results_dir(target, _writers(fail_at="results.json"), force=True)
     assert [p.name for p in tmp_path.iterdir()] == ["results"]
     assert [p.name for p in target.iterdir()] == ["old.txt"]
 
@@ -172,15 +171,15 @@ def test_folder_appearing_during_the_solve_is_not_overwritten(tmp_path):
     target.mkdir()
     (target / "other.txt").write_text("someone else's")
     with pytest.raises(ValueError, match="appeared while solving; not overwritten"):
-        _io.write_results_dir(target, _writers(), force=False)
+        results_io.write_results_dir(target, _writers(), force=False)
     assert [p.name for p in target.iterdir()] == ["other.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["results"]
 
 
 def test_complete_write(tmp_path):
     target = tmp_path / "nested" / "results"
-    _io.write_results_dir(target, _writers(), force=False)
-    assert sorted(p.name for p in target.iterdir()) == sorted(_io.RESULT_FILES)
+    results_io.write_results_dir(target, _writers(), force=False)
+    assert sorted(p.name for p in target.iterdir()) == sorted(results_io.RESULT_FILES)
     assert [p.name for p in target.parent.iterdir()] == ["results"]
 
 
@@ -195,11 +194,11 @@ def test_cli_force_replaces_and_empty_folder_is_accepted(capsys, tmp_path):
     assert [p.name for p in folder.iterdir()] == ["old.txt"]
 
     assert main([*argv, "--force"]) == 0
-    assert sorted(p.name for p in folder.iterdir()) == sorted(_io.RESULT_FILES)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(results_io.RESULT_FILES)
     assert [p.name for p in tmp_path.iterdir()] == ["results"]  # no leftover temporary folders
 
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main([*SMALL, "--weight-decay", "1.0", "--out", str(empty)]) == 0
-    assert sorted(p.name for p in empty.iterdir()) == sorted(_io.RESULT_FILES)
+    assert sorted(p.name for p in empty.iterdir()) == sorted(results_io.RESULT_FILES)
     capsys.readouterr()

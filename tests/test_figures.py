@@ -85,11 +85,13 @@ def test_rejects_bad_figure_numbers(only, tmp_path):
     assert "--only" in result.stderr
 
 
-def test_figure_exact_optimum_matches_package_reference():
-    """The figures assemble the exact optimum from ufm.analytic margins; it must be ufm.optimal_features."""
-    from experiments._figdata import _exact
+def test_figures_use_the_package_exact_optimum_and_check():
+    """The figures take their exact curves from ufm.optimal_features (no copy of the analytic code)."""
+    from experiments.figures import _numeric
 
     lambdas = np.array([0.0, 1e-9, 0.2, 0.5, 0.9, 1.0])
     k, mu = 4, 1e-3
     reference = np.asarray(ufm.optimal_features(ufm.MixupUFM(k, lambdas=lambdas, weight_decay=mu)))
-    np.testing.assert_allclose(_exact(k, mu, lambdas), reference, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(_numeric.exact(k, mu, lambdas), reference)
+    solved = _numeric.solve(ufm.MixupUFM(k, lambdas=lambdas, weight_decay=0.1), 1e-10)
+    assert solved.report.ok and solved.max_rel_error < 1e-8

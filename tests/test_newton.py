@@ -91,14 +91,13 @@ def test_newton_is_the_default_method():
 def test_newton_uses_the_problems_classifier_not_the_default_embedding():
     k, d, scale = 4, 7, 1.4
     problem = ufm.MixupUFM(k, dim=d, scale=scale, lambdas=LAMBDAS, weight_decay=2e-2)
-    rotated = simplex_etf(k, d, scale, seed=11)  # same Gram matrix, another embedding
-    object.__setattr__(problem, "_classifier", jnp.asarray(rotated))
-    sol = ufm.minimize(problem, method="newton")
+    rotated = problem.replace(embedding_seed=11)  # same Gram matrix, another embedding
+    sol = ufm.minimize(rotated, method="newton")
     assert sol.converged
     # Logits of the optimum are embedding-free: h* = W'^T (W h_default*) / beta.
     default = ufm.optimal_features(problem)  # built from the default embedding
     logits = np.einsum("ijmd,kd->ijmk", default, np.asarray(simplex_etf(k, d, scale)))
-    want = np.einsum("ijmk,kd->ijmd", logits, np.asarray(rotated)) / problem.beta
+    want = np.einsum("ijmk,kd->ijmd", logits, np.asarray(simplex_etf(k, d, scale, seed=11))) / problem.beta
     np.testing.assert_allclose(sol.features, want, rtol=0, atol=1e-9)
 
 
@@ -146,8 +145,7 @@ def test_newton_float32():
 def test_chunks_and_padding_do_not_change_the_result(monkeypatch):
     problem = ufm.MixupUFM(3, num_lambdas=7, weight_decay=1e-2)  # N = 63: odd, so chunks pad
     whole = ufm.minimize(problem, method="newton")
-    monkeypatch.setattr(_newton, "_CHUNK_ELEMENTS", 8 * 3)  # 8 samples per chunk
-    monkeypatch.setattr(_newton, "_COMPILED", {})
+    monkeypatch.setattr(_newton, "_CHUNK_ELEMENTS", 8 * 3)  # 8 samples per chunk (a new static argument)
     chunked = ufm.minimize(problem, method="newton")
     np.testing.assert_array_equal(whole.features, chunked.features)
     assert whole.num_steps == chunked.num_steps

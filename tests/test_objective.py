@@ -87,5 +87,6 @@ def test_problem_is_immutable_and_draws_lambdas_from_beta():
     again = ufm.MixupUFM(3, alpha=0.5, num_lambdas=2000, seed=4)
     np.testing.assert_array_equal(problem.lambdas, again.lambdas)
     explicit = ufm.MixupUFM(3, lambdas=[0.25, 1.0])
-    assert explicit.num_lambdas == 2 and explicit.lambdas_given
+    assert explicit.num_lambdas == 2 and explicit.lambda_source == "given"
+    assert problem.lambda_source == "drawn"
     np.testing.assert_array_equal(explicit.lambdas, [0.25, 1.0])

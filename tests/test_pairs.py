@@ -23,7 +23,9 @@ def _rows(pairs: np.ndarray) -> list[tuple[int, int]]:
     return [tuple(int(v) for v in row) for row in pairs]
 
 
-@pytest.mark.parametrize(("k", "count", "seed"), [(2, 2, 0), (2, 3, 1), (3, 9, 0), (5, 5, 3), (10, 37, 7), (40, 100, 2)])
+@pytest.mark.parametrize(
+    ("k", "count", "seed"), [(2, 2, 0), (2, 3, 1), (3, 9, 0), (5, 5, 3), (10, 37, 7), (40, 100, 2)]
+)
 def test_kept_pairs(k, count, seed):
     problem = ufm.MixupUFM(k, num_lambdas=3, pairs=count, seed=seed)
     pairs = problem.pair_index
@@ -47,7 +49,6 @@ def test_full_layout_pair_index_is_row_major():
     problem = ufm.MixupUFM(3, num_lambdas=2)
     assert problem.pairs is None and problem.num_pairs == 9 and problem.feature_shape == (3, 3, 2, 3)
     assert _rows(problem.pair_index) == [(c, c2) for c in range(3) for c2 in range(3)]
-    assert problem.pair_index_array() is None
 
 
 def test_seeds_draw_different_pairs():
@@ -80,10 +81,10 @@ def test_objective_and_gradient_equal_the_full_model_at_kept_samples():
     first, second = sub.pair_index[:, 0], sub.pair_index[:, 1]
     h_full = np.random.default_rng(0).normal(size=full.feature_shape)
     h_sub = h_full[first, second]  # (P, M, d)
-    w, lam, mu = full.classifier, full.lambdas_array(), full.weight_decay
+    w, lam, mu = full.classifier, jnp.asarray(full.lambdas), full.weight_decay
     per_sample = np.asarray(ufm.per_sample_objective(jnp.asarray(h_full), w, lam, mu))[first, second]
     np.testing.assert_allclose(
-        ufm.per_sample_objective(jnp.asarray(h_sub), w, lam, mu, sub.pair_index_array()), per_sample, rtol=1e-14
+        ufm.per_sample_objective(jnp.asarray(h_sub), w, lam, mu, sub.pair_index), per_sample, rtol=1e-14
     )
     np.testing.assert_allclose(float(sub.objective(h_sub)), per_sample.mean(), rtol=1e-14)
     np.testing.assert_allclose(
@@ -152,7 +153,7 @@ def test_all_pairs_subsampled_layout_reports_like_the_full_layout():
 def test_subsampled_objective_under_jit_and_vmap():
     _, sub = _full_and_subsampled()
     exact = jnp.asarray(ufm.optimal_features(sub))
-    w, lam, pairs = sub.classifier, sub.lambdas_array(), sub.pair_index_array()
+    w, lam, pairs = sub.classifier, jnp.asarray(sub.lambdas), jnp.asarray(sub.pair_index)
     decays = jnp.asarray([0.01, 0.03, 0.1])
     values = jax.jit(jax.vmap(lambda mu: ufm.mixup_objective(exact, w, lam, mu, pairs)))(decays)
     for mu, value in zip(decays, values):

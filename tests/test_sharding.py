@@ -30,9 +30,10 @@ SCRIPT = textwrap.dedent(
         runs = {"four": ufm.minimize(problem)}
         if k == 4:
             runs["three"] = ufm.minimize(problem, devices=jax.devices()[1:])
-            init = np.random.default_rng(0).normal(size=problem.feature_shape)
-            one_init = ufm.minimize(problem, init=init, devices=jax.devices()[:1])
-            four_init = ufm.minimize(problem, init=init)
+        # A start of this problem's own shape, off the row space of W (d = K + 2).
+        init = np.random.default_rng(k).normal(size=problem.feature_shape)
+        one_init = ufm.minimize(problem, init=init, devices=jax.devices()[:1])
+        four_init = ufm.minimize(problem, init=init)
         exact = np.asarray(ufm.optimal_features(problem))
         out[k] = {
             "converged": all(s.converged for s in (one, one_init, four_init, *runs.values())),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import no_type_check
+
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
@@ -11,6 +13,7 @@ from ._validation import check_dim, check_int, check_num_classes, check_positive
 __all__ = ["simplex_etf"]
 
 
+@no_type_check  # arguments checked by hand, with one-line messages
 def simplex_etf(
     num_classes: int,
     dim: int | None = None,

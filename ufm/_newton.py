@@ -34,37 +34,42 @@ rounding level of its objective, the objective can no longer rank trial points, 
 is taken (the sample is then deep in the region of quadratic convergence); the Armijo test also
 allows a rounding-level slack. A sample stops (is frozen) as soon as its gradient norm is at most
 ``tol`` (the same criterion as the other methods), or when its decrement is at rounding level and
-its gradient norm stopped decreasing (stalled). Because each sample's trajectory depends on that
-sample alone, the result does not depend on how samples are batched or sharded.
+its gradient norm stopped decreasing (stalled). A sample whose search finds no acceptable step in
+``_MAX_HALVINGS`` halvings stays where it is and is reported (``line_search_failed``), rather than
+moved by a vanishing step. Because each sample's trajectory depends on that sample alone, the
+result does not depend on how samples are batched or sharded.
 """
 
 from __future__ import annotations
 
+import collections
+import dataclasses
+import functools
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, ArrayLike, Float, Int
 
 from . import _sharding
+from ._problem import MixupUFM
 from ._timed import compile_and_run
 
-if TYPE_CHECKING:
-    from ._problem import MixupUFM
+__all__ = ["newton_direction", "logit_newton_step", "newton_solve", "NewtonRun", "SAMPLE_OUTCOMES"]
 
-__all__ = ["newton_direction", "logit_newton_step", "newton_solve", "DEFAULT_MAX_STEPS"]
-
-DEFAULT_MAX_STEPS = 200
 _ARMIJO = 1e-4  # sufficient-decrease constant
 _MAX_HALVINGS = 60  # 2**-60 * step: far below any useful step, so the line search always ends
-_ROUNDOFF_FACTOR = 16.0
+_ROUNDOFF_FACTOR = 16.0  # rounding level of a per-sample objective: 16 eps (|terms|)
 _CHUNK_ELEMENTS = 1 << 16
-# Compiled solvers by (shapes, devices, options): repeated solves of same-shaped problems (sweeps
-# over weight decay, alpha or seeds) compile once. Bounded by the number of distinct shapes used.
-_COMPILED: dict = {}  # rounding level of a per-sample objective: 16 eps (|terms|)
+
+# How each sample's iteration ended (codes of the per-sample outcome, counted in NewtonRun.counts).
+SAMPLE_OUTCOMES = ("converged", "max_steps", "stalled", "line_search_failed", "nonfinite")
+_CONVERGED, _RUNNING, _STALLED, _LS_FAILED, _NONFINITE = range(len(SAMPLE_OUTCOMES))
+
+# Traces of the compiled loops, by loop: tests check that same-shaped solves do not retrace.
+TRACES: collections.Counter = collections.Counter()
 
 
 def _targets(
@@ -83,7 +88,7 @@ def _row_sums(*terms: Array) -> tuple[Array, ...]:
 
 
 def _newton_system(
-    z: Float[Array, "n K"], y: Float[Array, "n K"], p: Float[Array, "n K"], gamma: Float[Array, ""]
+    z: Float[Array, "n K"], y: Float[Array, "n K"], p: Float[Array, "n K"], gamma: Float[ArrayLike, ""]
 ) -> tuple[Float[Array, "n K"], Float[Array, " n"], Float[Array, " n"], Float[Array, " n"], Float[Array, " n"]]:
     r"""Solve $(\operatorname{diag}(p + \gamma) - pp^\top)x = -r$, $r = p - y + \gamma z$, row-wise.
 
@@ -108,7 +113,7 @@ def _newton_system(
 
 
 def logit_newton_step(
-    z: Float[Array, "n K"], y: Float[Array, "n K"], gamma: Float[Array, ""]
+    z: Float[Array, "n K"], y: Float[Array, "n K"], gamma: Float[ArrayLike, ""]
 ) -> tuple[Float[Array, "n K"], Float[Array, " n"], Float[Array, " n"]]:
     r"""The row-space part of the Newton step in logit coordinates, for each row.
 
@@ -132,8 +137,8 @@ def newton_direction(
     features: Float[Array, "n d"],
     classifier: Float[Array, "K d"],
     targets: Float[Array, "n K"],
-    weight_decay: Float[Array, ""],
-    beta: Float[Array, ""],
+    weight_decay: Float[ArrayLike, ""],
+    beta: Float[ArrayLike, ""],
 ) -> Float[Array, "n d"]:
     r"""The exact Newton step $\delta = -H^{-1}g$ of every sample's objective, in feature space.
 
@@ -146,14 +151,18 @@ def newton_direction(
     return -(features - h_row) + (x @ classifier) / beta
 
 
+
 def _solve_logits(
-    z0, lse0, hperp2, class_a, class_b, lam, mu, beta, tol, max_steps, num_classes, sharding, record_fn
+    z0, lse0, hperp2, class_a, class_b, lam, mu, beta, tol, max_steps, num_classes, constrain, record_fn, history_length
 ):
     """The damped Newton loop on (z, sigma); see the module docstring.
 
     Per iteration the logits are swept four times: softmax, one fused reduction for the Newton
     system, the step itself, and one fused reduction per trial step size. The log-partition of the
     accepted point comes out of the line search and is carried, so the softmax needs no max pass.
+
+    Returns ``(iterations, z, sigma, outcome, history)``; ``outcome`` holds each sample's code in
+    ``SAMPLE_OUTCOMES``.
     """
     n = z0.shape[0]
     dtype = z0.dtype
@@ -161,18 +170,14 @@ def _solve_logits(
     eps = jnp.finfo(dtype).eps
     tol2 = tol * tol
 
-    def constrain(a):
-        return lax.with_sharding_constraint(a, sharding(a.ndim)) if sharding is not None else a
-
     # Materialised once per call: the callers pass cache-sized chunks of samples.
     y = _targets(class_a, class_b, lam, num_classes)
 
-    def body(carry):
-        it, z, lse, sigma, active, gnorm2_prev, history = carry
+    def assess(z, lse, sigma, gnorm2_prev):
+        """The Newton system at the current point and each sample's stopping test."""
         hp2 = sigma * sigma * hperp2
         p = jnp.exp(z - lse[:, None])  # lse >= max(z): no overflow
         x, dec2_row, res2, fit0, zz = _newton_system(z, y, p, gamma)
-        x = constrain(x)
         dec2 = dec2_row + mu * hp2
         gnorm2 = beta * res2 + mu * mu * hp2
         f0 = lse - fit0 + 0.5 * gamma * zz + 0.5 * mu * hp2
@@ -181,7 +186,18 @@ def _solve_logits(
         roundoff = dec2 <= slack
         finite = jnp.isfinite(gnorm2) & jnp.isfinite(dec2) & jnp.isfinite(f0)
         stalled = roundoff & (gnorm2 >= gnorm2_prev)
-        active = active & finite & (gnorm2 > tol2) & ~stalled
+        outcome = jnp.where(
+            ~finite, _NONFINITE, jnp.where(gnorm2 <= tol2, _CONVERGED, jnp.where(stalled, _STALLED, _RUNNING))
+        )
+        return x, dec2, gnorm2, fit0, zz, hp2, f0, slack, roundoff, outcome
+
+    def body(carry):
+        it, z, lse, sigma, outcome, gnorm2_prev, history = carry
+        x, dec2, gnorm2, fit0, zz, hp2, f0, slack, roundoff, new_outcome = assess(z, lse, sigma, gnorm2_prev)
+        x = constrain(x)
+        active = outcome == _RUNNING
+        outcome = jnp.where(active, new_outcome, outcome)
+        active = outcome == _RUNNING
 
         # Along the line, f(t) = lse(z + tx) + a quadratic in t; lse(z + tx) - lse(z) =
         # log sum exp(z + tx - lse(z)). Overflow (inf) rejects t, as does underflow (a sum of 0,
@@ -211,54 +227,164 @@ def _solve_logits(
             total = trial(t)
             return j + 1, t, total, todo & ~accepted(t, total, coefficients)
 
-        _, t, total, _ = lax.while_loop(ls_cond, ls_body, (0, ones, total, todo))
-        z = constrain(jnp.where(active[:, None], z + t[:, None] * x, z))
-        lse = jnp.where(active, lse + jnp.log(total), lse)
-        sigma = jnp.where(active, sigma * (1.0 - t), sigma)
+        _, t, total, failed = lax.while_loop(ls_cond, ls_body, (0, ones, total, todo))
+        # A sample whose search found no acceptable step stays where it is and stops (no silent
+        # step of 2**-60 times the Newton step).
+        outcome = jnp.where(failed, _LS_FAILED, outcome)
+        moved = active & ~failed
+        z = constrain(jnp.where(moved[:, None], z + t[:, None] * x, z))
+        lse = jnp.where(moved, lse + jnp.log(total), lse)
+        sigma = jnp.where(moved, sigma * (1.0 - t), sigma)
         it = it + jnp.any(active).astype(it.dtype)
         gnorm2_prev = jnp.where(active, gnorm2, gnorm2_prev)
         if record_fn is not None:
             history = history.at[it].set(record_fn(z, sigma))
-        return it, z, lse, sigma, active, gnorm2_prev, history
+        return it, z, lse, sigma, outcome, gnorm2_prev, history
 
     def cond(carry):
-        it, _, _, _, active, _, _ = carry
-        return (it < max_steps) & jnp.any(active)
+        it, _, _, _, outcome, _, _ = carry
+        return (it < max_steps) & jnp.any(outcome == _RUNNING)
 
     sigma0 = constrain(jnp.ones((n,), dtype))
     if record_fn is None:
         history0 = jnp.zeros((0,), dtype)
     else:
-        history0 = jnp.full((max_steps + 1,), jnp.nan, dtype).at[0].set(record_fn(z0, sigma0))
+        history0 = jnp.full((history_length,), jnp.nan, dtype).at[0].set(record_fn(z0, sigma0))
     carry = (
         jnp.asarray(0, jnp.int32),
         constrain(z0),
         constrain(lse0),
         sigma0,
-        constrain(jnp.ones((n,), bool)),
+        constrain(jnp.full((n,), _RUNNING, jnp.int8)),
         constrain(jnp.full((n,), jnp.inf, dtype)),
         history0,
     )
-    it, z, _, sigma, _, _, history = lax.while_loop(cond, body, carry)
-    return it, z, sigma, history
+    it, z, lse, sigma, outcome, gnorm2_prev, history = lax.while_loop(cond, body, carry)
+
+    # Samples still running when the cap was hit may have converged on the last step: assess them
+    # once more (only then, so a normal exit costs nothing extra).
+    def final(outcome):
+        return jnp.where(outcome == _RUNNING, assess(z, lse, sigma, gnorm2_prev)[-1], outcome)
+
+    outcome = lax.cond(jnp.any(outcome == _RUNNING), final, lambda o: o, outcome)
+    return it, z, sigma, outcome, history
+
+
+def _outcome_counts(outcome: Int[Array, " n"], valid: Int[Array, " n"]) -> Int[Array, " 5"]:
+    """How many (non-padding) samples ended with each outcome."""
+    codes = jnp.arange(len(SAMPLE_OUTCOMES), dtype=outcome.dtype)
+    return jnp.sum((outcome[:, None] == codes) & (valid[:, None] > 0), axis=0).astype(jnp.int32)
+
+
+def _start(w, beta, h0, rows, num_classes, dtype):
+    r"""Logits of the start, the squared norm of its part outside the row space of $W$, and its
+    log-partition. From zero: $z = 0$, $h_\perp = 0$, $\log K$ (not folded from a constant array)."""
+    if h0 is None:
+        z0 = jnp.zeros((rows, num_classes), dtype)
+        return z0, jnp.zeros((rows,), dtype), jnp.full((rows,), np.log(num_classes), dtype)
+    z0 = h0 @ w.T
+    return z0, jnp.sum(jnp.square(h0 - (z0 @ w) / beta), axis=-1), jax.nn.logsumexp(z0, axis=-1)
+
+
+def _features(w, beta, z, sigma, h0):
+    r"""$h = W^\top z/\beta + \sigma h_\perp^{(0)}$ (the untouched part of the start)."""
+    h = (z @ w) / beta
+    if h0 is not None:
+        h = h + sigma[:, None] * (h0 - ((h0 @ w.T) @ w) / beta)
+    return h
+
+
+def _place_output(samples: Array, mesh) -> Array:
+    """Keep the output split over the devices along its first axis when that axis divides evenly;
+    otherwise XLA chooses the placement."""
+    if samples.shape[0] % mesh.devices.size:
+        return samples
+    return lax.with_sharding_constraint(samples, _sharding.sample_sharding(mesh, samples.ndim))
+
+
+@functools.partial(jax.jit, static_argnames=("sample_shape", "rows", "mesh"))
+def _run_chunked(w, a, b, lam, valid, mu, beta, tol, max_steps, h0, *, sample_shape, rows, mesh):
+    """Every device walks through its block of samples in chunks of ``rows``, each chunk running
+    the Newton loop to the end and then forming its features: no communication but the final
+    reductions of the iteration counts and outcomes."""
+    TRACES["newton"] += 1
+    k, d = w.shape
+    n = int(np.prod(sample_shape[:-1]))
+
+    def local(w, a, b, lam, valid, mu, beta, tol, max_steps, *h0):
+        per = a.shape[0]
+        chunked = [x.reshape(per // rows, rows, *x.shape[1:]) for x in (a, b, lam, valid, *h0)]
+
+        def one(chunk):
+            a, b, lam, valid = chunk[:4]
+            start = chunk[4] if h0 else None
+            z0, hperp2, lse0 = _start(w, beta, start, rows, k, w.dtype)
+            it, z, sigma, outcome, _ = _solve_logits(
+                z0, lse0, hperp2, a, b, lam, mu, beta, tol, max_steps, k, lambda x: x, None, 0
+            )
+            return _features(w, beta, z, sigma, start), it, _outcome_counts(outcome, valid)
+
+        h, its, counts = lax.map(one, chunked)
+        return h.reshape(per, d), jnp.max(its)[None], jnp.sum(counts, axis=0)[None]
+
+    spec, rep = _sharding.PartitionSpec(_sharding.SAMPLE_AXIS), _sharding.PartitionSpec()
+    extra = () if h0 is None else (h0,)
+    h, its, counts = jax.shard_map(
+        local,
+        mesh=mesh,
+        in_specs=(rep, spec, spec, spec, spec, rep, rep, rep, rep, *(spec for _ in extra)),
+        out_specs=(spec, spec, spec),
+        check_vma=False,
+    )(w, a, b, lam, valid, mu, beta, tol, max_steps, *extra)
+    history = jnp.zeros((0,), w.dtype)
+    return _place_output(h[:n].reshape(sample_shape), mesh), jnp.max(its), jnp.sum(counts, axis=0), history
+
+
+@functools.partial(jax.jit, static_argnames=("sample_shape", "feature_shape", "mesh", "record", "history_length"))
+def _run_global(
+    w, a, b, lam, valid, mu, beta, tol, max_steps, h0, *, sample_shape, feature_shape, mesh, record, history_length
+):
+    """One loop over all samples (so that ``record`` sees the whole iterate after every step), with
+    the same per-sample arithmetic as :func:`_run_chunked`."""
+    TRACES["newton_record"] += 1
+    k, d = w.shape
+    n = int(np.prod(sample_shape[:-1]))
+    n_pad = a.shape[0]
+
+    def constrain(x):
+        return lax.with_sharding_constraint(x, _sharding.sample_sharding(mesh, x.ndim))
+
+    def record_fn(z, sigma):
+        return record(_features(w, beta, z, sigma, h0)[:n].reshape(feature_shape))
+
+    z0, hperp2, lse0 = _start(w, beta, h0, n_pad, k, w.dtype)
+    it, z, sigma, outcome, history = _solve_logits(
+        z0, lse0, hperp2, a, b, lam, mu, beta, tol, max_steps, k, constrain, record_fn, history_length
+    )
+    h = _features(w, beta, z, sigma, h0)
+    return _place_output(h[:n].reshape(sample_shape), mesh), it, _outcome_counts(outcome, valid), history
+
+
+@dataclasses.dataclass(frozen=True)
+class NewtonRun:
+    """What :func:`newton_solve` returns."""
+
+    samples: Float[Array, "P M d"]
+    num_steps: int
+    counts: dict[str, int]
+    compile_seconds: float
+    solve_seconds: float
+    history: np.ndarray | None
 
 
 def _sample_classes(problem: MixupUFM) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Flat per-sample (first class, second class, lambda index), in the order of ``feature_shape``."""
+    """Flat per-sample (first class, second class, lambda index), in the order of the ``(P, M)`` layout."""
     m = problem.num_lambdas
-    pairs = np.asarray(problem.pair_index, dtype=np.int32)  # all K^2 pairs in row-major order by default
+    pairs = np.asarray(problem.pair_index, dtype=np.int32)
     a = np.repeat(pairs[:, 0], m)
     b = np.repeat(pairs[:, 1], m)
     j = np.tile(np.arange(m, dtype=np.int32), pairs.shape[0])
     return a, b, j
-
-
-def _place_output(features: Array, mesh) -> Array:
-    """Keep the output split over the devices along its first axis when that axis divides evenly
-    (``K`` for the full layout, ``P`` with ``pairs``); otherwise XLA chooses the placement."""
-    if features.shape[0] % mesh.devices.size:
-        return features
-    return lax.with_sharding_constraint(features, _sharding.sample_sharding(mesh, features.ndim))
 
 
 def _chunk_rows(num_classes: int, dim: int, per_device: int) -> int:
@@ -272,10 +398,10 @@ def newton_solve(
     problem: MixupUFM,
     tol: float,
     max_steps: int,
-    init: Array | None = None,
+    init: Float[Array, "P M d"] | None = None,
     devices: Sequence[jax.Device] | None = None,
     record: Callable[[Array], Array] | None = None,
-) -> tuple[Array, int, float, float, np.ndarray | None]:
+) -> NewtonRun:
     """Run the structured Newton method on every sample of ``problem``, sharded over ``devices``.
 
     The samples are flattened, padded and split in equal contiguous blocks over a 1-D device mesh
@@ -285,18 +411,21 @@ def newton_solve(
     iteration must be global (one loop over all samples, a record per iteration), so the chunks
     are replaced by one loop over all samples with the same per-sample arithmetic.
 
+    The compiled loops are module-level ``jax.jit`` functions whose static arguments are the
+    layout, the chunk size and the device mesh (and ``record``): weight decay, mixing
+    coefficients, tolerance and ``max_steps`` are data, so same-shaped solves compile once.
+
     Args:
         problem: the problem; its ``classifier`` is used as is.
         tol: stop a sample once its gradient 2-norm is at most ``tol``.
         max_steps: cap on Newton iterations.
-        init: starting features in ``problem.feature_shape`` (default zeros).
+        init: starting samples ``(P, M, d)`` (default zeros).
         devices: devices to split the samples over (default all local devices).
-        record: optional jittable scalar function of the features, evaluated at the start and after
-            every iteration (forms the features each iteration, $O(NKd)$).
+        record: optional jittable scalar function of the features (in ``problem.feature_shape``),
+            evaluated at the start and after every iteration (forms the features each iteration).
 
     Returns:
-        ``(features, num_steps, compile_seconds, solve_seconds, history)``; ``num_steps`` is the
-        largest number of iterations any sample took.
+        A :class:`NewtonRun`; ``num_steps`` is the largest number of iterations any sample took.
     """
     mesh = _sharding.sample_mesh(devices)
     num_devices = mesh.devices.size
@@ -309,87 +438,37 @@ def newton_solve(
     n_pad = -(-n // (num_devices * rows)) * num_devices * rows
     pad = n_pad - n
     # Padding samples are same-class problems for class 0 (well posed); they are dropped at the end.
+    valid = np.pad(np.ones(n, np.int8), (0, pad))
     class_a = np.pad(class_a, (0, pad))
     class_b = np.pad(class_b, (0, pad))
     lam = np.pad(np.asarray(problem.lambdas, dtype=np.float64)[lam_index], (0, pad)).astype(dtype)
-    shape = problem.feature_shape
 
     scalars = [np.asarray(v, dtype) for v in (problem.weight_decay, problem.beta, tol)]
     args = [
         _sharding.shard_replicated(np.asarray(problem.classifier), mesh),
-        _sharding.shard_samples(class_a, mesh),
-        _sharding.shard_samples(class_b, mesh),
-        _sharding.shard_samples(lam, mesh),
+        *(_sharding.shard_samples(x, mesh) for x in (class_a, class_b, lam, valid)),
         *(_sharding.shard_replicated(s, mesh) for s in scalars),
+        _sharding.shard_replicated(np.asarray(max_steps, np.int32), mesh),
+        None,
     ]
     if init is not None:
         h0 = np.asarray(init, dtype=dtype).reshape(n, d)
-        args.append(_sharding.shard_samples(np.pad(h0, ((0, pad), (0, 0))), mesh))
+        args[-1] = _sharding.shard_samples(np.pad(h0, ((0, pad), (0, 0))), mesh)
 
-    def start(w, beta, h0):
-        """Logits of the start and the squared norm of its part outside the row space of W."""
-        if h0 is None:
-            return jnp.zeros((rows if record is None else n_pad, k), dtype), None, None
-        z0 = h0 @ w.T
-        return z0, jnp.sum(jnp.square(h0 - (z0 @ w) / beta), axis=-1), jax.nn.logsumexp(z0, axis=-1)
-
-    def features(w, beta, z, sigma, h0):
-        r"""$h = W^\top z/\beta + \sigma h_\perp^{(0)}$ (the untouched part of the start)."""
-        h = (z @ w) / beta
-        if h0 is not None:
-            h = h + sigma[:, None] * (h0 - ((h0 @ w.T) @ w) / beta)
-        return h
-
-    def solve(w, a, b, lam, mu, beta, tol, h0, sharding, record_fn):
-        z0, hperp2, lse0 = start(w, beta, h0)
-        if h0 is None:  # log K, not folded from a constant array
-            hperp2 = jnp.zeros(z0.shape[:1], dtype)
-            lse0 = jnp.full(z0.shape[:1], np.log(k), dtype)
-        it, z, sigma, history = _solve_logits(
-            z0, lse0, hperp2, a, b, lam, mu, beta, tol, max_steps, k, sharding, record_fn
-        )
-        return features(w, beta, z, sigma, h0), it, history
-
-    def run_global(w, a, b, lam, mu, beta, tol, h0=None):
-        def sharding(ndim):
-            return _sharding.sample_sharding(mesh, ndim)
-
-        def record_fn(z, sigma):
-            return record(features(w, beta, z, sigma, h0)[:n].reshape(shape))
-
-        h, it, history = solve(w, a, b, lam, mu, beta, tol, h0, sharding, record_fn)
-        return _place_output(h[:n].reshape(shape), mesh), it, history
-
-    def run_chunked(w, a, b, lam, mu, beta, tol, h0=None):
-        def local(w, a, b, lam, mu, beta, tol, *h0):
-            per = a.shape[0]
-            chunked = [x.reshape(per // rows, rows, *x.shape[1:]) for x in (a, b, lam, *h0)]
-
-            def one(chunk):
-                h, it, _ = solve(w, *chunk[:3], mu, beta, tol, chunk[3] if h0 else None, None, None)
-                return h, it
-
-            h, its = lax.map(one, chunked)
-            return h.reshape(per, d), jnp.max(its)[None]
-
-        spec, rep = _sharding.PartitionSpec(_sharding.SAMPLE_AXIS), _sharding.PartitionSpec()
-        extra = () if h0 is None else (h0,)
-        h, its = jax.shard_map(
-            local,
+    if record is None:
+        run, static = _run_chunked, dict(sample_shape=problem.sample_shape, rows=rows, mesh=mesh)
+    else:
+        run = _run_global
+        static = dict(
+            sample_shape=problem.sample_shape,
+            feature_shape=problem.feature_shape,
             mesh=mesh,
-            in_specs=(rep, spec, spec, spec, rep, rep, rep, *(spec for _ in extra)),
-            out_specs=(spec, spec),
-            check_vma=False,
-        )(w, a, b, lam, mu, beta, tol, *extra)
-        return _place_output(h[:n].reshape(shape), mesh), jnp.max(its), jnp.zeros((0,), dtype)
-
-    def compile_loop():
-        if record is not None:
-            return jax.jit(run_global).lower(*args).compile()
-        # Everything the compiled loop closes over is in the key; the data are arguments.
-        key = (shape, n_pad, rows, str(dtype), tuple(mesh.devices.flat), init is not None, max_steps)
-        if key not in _COMPILED:
-            _COMPILED[key] = jax.jit(run_chunked).lower(*args).compile()
-        return _COMPILED[key]
-
-    return compile_and_run(compile_loop, args, with_history=record is not None)
+            record=record,
+            history_length=max_steps + 1,
+        )
+    outputs, compile_s, solve_s = compile_and_run(run, args, static)
+    samples, num_steps, counts, history = outputs
+    num_steps = int(num_steps)
+    counts = dict(zip(SAMPLE_OUTCOMES, (int(c) for c in np.asarray(counts)), strict=True))
+    history = np.asarray(history[: num_steps + 1]) if record is not None else None
+    return NewtonRun(samples, num_steps, counts, compile_s, solve_s, history)

@@ -1,16 +1,30 @@
-"""The problem description: the mixup UFM with a fixed simplex-ETF classifier."""
+r"""The problem description: the mixup UFM with a fixed simplex-ETF classifier, as immutable data.
+
+A :class:`MixupUFM` is built from a *specification* (the arguments it was given) and holds the
+data derived from it (the mixing coefficients, the class pairs, the classifier, the weights).
+Random draws are part of the specification: :meth:`MixupUFM.replace` rebuilds from the changed
+specification, so ``problem.replace(seed=1)`` draws again while ``problem.replace(weight_decay=0.1)``
+keeps the draw. ``dataclasses.replace`` does not apply (it is not a dataclass), so a draw can never
+silently go stale.
+
+**One internal layout.** The samples are stored as ``(P, M, d)``: ``samples[p, m]`` has target
+$\lambda_m e_c + (1-\lambda_m)e_{c'}$ for $(c, c') = $ ``pair_index[p]``. The full model keeps all
+$P = K^2$ ordered pairs in row-major order, so its ``(K, K, M, d)`` view (``feature_shape``, what
+the public API takes and returns) is a free reshape: :meth:`MixupUFM.as_samples` and
+:meth:`MixupUFM.as_features` convert at the API edge.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import functools
+from collections.abc import Mapping
+from typing import Any, no_type_check
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._etf import simplex_etf
+from ._objective import jit_objective, jit_per_sample_gradient
 from ._validation import (
     check_dim,
     check_dtype,
@@ -21,24 +35,44 @@ from ._validation import (
     check_positive_real,
 )
 
-__all__ = ["MixupUFM", "mixup_objective", "per_sample_objective", "all_pairs", "draw_pairs"]
+__all__ = ["MixupUFM", "all_pairs", "draw_pairs", "draw_lambdas", "DEFAULT_NUM_LAMBDAS"]
 
+DEFAULT_NUM_LAMBDAS = 64
 _DECAY_WHY = "without weight decay the optimum does not exist: features grow without bound"
 
+# The specification, in constructor order, with defaults.
+_SPEC_DEFAULTS: dict[str, Any] = {
+    "alpha": 1.0,
+    "weight_decay": 1e-2,
+    "dim": None,
+    "num_lambdas": None,
+    "scale": 1.0,
+    "seed": 0,
+    "lambdas": None,
+    "dtype": "float64",
+    "pairs": None,
+    "embedding_seed": None,
+}
+# Ways of choosing the mixing coefficients; giving one in replace() drops the others.
+_LAMBDA_SOURCES = ("lambdas", "num_lambdas")
 
-@dataclasses.dataclass(frozen=True, eq=False)
+
 class MixupUFM:
     r"""The mixup unconstrained-features model with a fixed simplex-ETF classifier (immutable).
 
     Every ordered class pair $(c, c')$, same-class pairs included, is mixed at each of $M$
     coefficients $\lambda_m$; each of the $N = K^2M$ samples has its own free feature $h \in
-    \mathbb{R}^d$ and target $y = \lambda e_c + (1-\lambda)e_{c'}$. The objective is
+    \mathbb{R}^d$ and target $y = \lambda e_c + (1-\lambda)e_{c'}$. The objective is the weighted
+    mean over samples
 
-    $$\mathcal{L}(H) = \frac{1}{N}\sum_{\text{samples}}\Bigl[\operatorname{logsumexp}(Wh)
-    - y^\top Wh + \frac{\mu}{2}\|h\|^2\Bigr],$$
+    $$\mathcal{L}(H) = \sum_{p,m} \omega_p\,\nu_m\Bigl[\operatorname{logsumexp}(Wh_{pm})
+    - y_{pm}^\top Wh_{pm} + \frac{\mu}{2}\|h_{pm}\|^2\Bigr],$$
 
-    with $\mu$ the weight decay *per feature* (the convention $\frac1N\sum\ell +
-    \frac{\lambda_H}{2}\|H\|_F^2$ has $\mu = N\lambda_H$). Fisher, Meng & Papyan, ICLR 2024, Sec. 3.
+    with pair weights $\omega_p$ and $\lambda$ weights $\nu_m$ (both uniform here, so
+    $\mathcal{L}$ is the plain mean) and $\mu$ the weight decay *per feature* (the convention
+    $\frac1N\sum\ell + \frac{\lambda_H}{2}\|H\|_F^2$ has $\mu = N\lambda_H$). Weights multiply loss
+    and decay alike, so they do not move any sample's optimum. Fisher, Meng & Papyan, ICLR 2024,
+    Sec. 3.
 
     Features are laid out as ``(K, K, M, d)``: ``features[c, c2, m]`` is the sample with target
     ``lambdas[m] * e_c + (1 - lambdas[m]) * e_c2``.
@@ -56,61 +90,228 @@ class MixupUFM:
         alpha: mixup's $\alpha > 0$; $\lambda \sim \mathrm{Beta}(\alpha, \alpha)$.
         weight_decay: $\mu > 0$ per feature.
         dim: feature dimension $d \ge K - 1$ (default $K$).
-        num_lambdas: $M$, the number of mixing coefficients drawn (ignored when ``lambdas`` given).
+        num_lambdas: $M$, the number of mixing coefficients drawn (default 64).
         scale: row norm $s$ of the classifier.
-        seed: seed of the $\lambda$ draw (NumPy ``default_rng``).
-        lambdas: explicit mixing coefficients in $[0, 1]$, used instead of a random draw.
+        seed: seed of the $\lambda$ draw and of the pair draw (NumPy ``default_rng``).
+        lambdas: explicit mixing coefficients in $[0, 1]$, used instead of a draw (not together
+            with ``num_lambdas``).
         dtype: ``"float64"`` (default; for anything that checks theory) or ``"float32"``.
         pairs: ``None`` (default: all $K^2$ ordered pairs, layout ``(K, K, M, d)``) or the number
             $P$ of ordered pairs to keep, $K \le P \le K^2$ (layout ``(P, M, d)``).
-
-    After construction ``lambdas`` is always the read-only float64 array of the $M$ coefficients
-    in use (drawn or given), and ``num_lambdas`` its length; ``pair_index`` is the read-only
-    ``(P, 2)`` array of the pairs in use (all $K^2$ in row-major order when ``pairs`` is ``None``).
+        embedding_seed: ``None`` (default) places the ETF in the first coordinates; an integer
+            picks a random orthonormal embedding (:func:`ufm.simplex_etf`). The optimal logits do
+            not depend on it.
     """
 
-    num_classes: int
-    alpha: float = 1.0
-    weight_decay: float = 1e-2
-    dim: int | None = None
-    num_lambdas: int = 64
-    scale: float = 1.0
-    seed: int = 0
-    lambdas: np.ndarray | None = None
-    dtype: str = "float64"
-    pairs: int | None = None
-    lambdas_given: bool = dataclasses.field(init=False, default=False)
-    _classifier: Array = dataclasses.field(init=False, repr=False)
-    _pair_index: np.ndarray = dataclasses.field(init=False, repr=False)
+    # The arguments are checked by hand (one-line messages, tested), not by the annotations.
+    __slots__ = ("_spec", "_dim", "_lambdas", "_lambda_weights", "_pair_index", "_pair_weights", "_classifier")
 
-    def __post_init__(self):
-        k = check_num_classes(self.num_classes)
-        set_ = functools.partial(object.__setattr__, self)
-        set_("num_classes", k)
-        set_("alpha", check_positive_real("alpha", self.alpha))
-        set_("weight_decay", check_positive_real("weight_decay", self.weight_decay, _DECAY_WHY))
-        set_("dim", check_dim(self.dim, k))
-        set_("scale", check_positive_real("scale", self.scale))
-        set_("seed", check_int("seed", self.seed, 0))
-        set_("dtype", check_dtype(self.dtype))
-        if self.lambdas is None:
-            m = check_int("num_lambdas", self.num_lambdas, 1)
-            lambdas = np.random.default_rng(self.seed).beta(self.alpha, self.alpha, size=m)
+    @no_type_check
+    def __init__(
+        self,
+        num_classes: int,
+        *,
+        alpha: float = 1.0,
+        weight_decay: float = 1e-2,
+        dim: int | None = None,
+        num_lambdas: int | None = None,
+        scale: float = 1.0,
+        seed: int = 0,
+        lambdas: Float[ArrayLike, " M"] | None = None,
+        dtype: str = "float64",
+        pairs: int | None = None,
+        embedding_seed: int | None = None,
+    ):
+        k = check_num_classes(num_classes)
+        spec = {
+            "num_classes": k,
+            "alpha": check_positive_real("alpha", alpha),
+            "weight_decay": check_positive_real("weight_decay", weight_decay, _DECAY_WHY),
+            "dim": None if dim is None else check_dim(dim, k),
+            "num_lambdas": None if num_lambdas is None else check_int("num_lambdas", num_lambdas, 1),
+            "scale": check_positive_real("scale", scale),
+            "seed": check_int("seed", seed, 0),
+            "lambdas": None if lambdas is None else check_lambdas(lambdas),
+            "dtype": check_dtype(dtype),
+            "pairs": check_pairs(pairs, k),
+            "embedding_seed": None if embedding_seed is None else check_int("embedding_seed", embedding_seed, 0),
+        }
+        if spec["lambdas"] is not None and spec["num_lambdas"] is not None:
+            raise ValueError(
+                "give either lambdas (explicit values) or num_lambdas (the size of a random draw), not both"
+            )
+        if spec["lambdas"] is None:
+            m = DEFAULT_NUM_LAMBDAS if spec["num_lambdas"] is None else spec["num_lambdas"]
+            lam = draw_lambdas(spec["alpha"], m, spec["seed"])
         else:
-            lambdas = np.asarray(check_lambdas(self.lambdas), dtype=np.float64)
-            set_("lambdas_given", True)
-        lambdas.flags.writeable = False
-        set_("lambdas", lambdas)
-        set_("num_lambdas", int(lambdas.size))
-        set_("pairs", check_pairs(self.pairs, k))
-        if self.pairs is None:
-            pair_index = all_pairs(k)
-        else:
-            pair_index = draw_pairs(k, self.pairs, self.seed)
-        pair_index.flags.writeable = False
-        set_("_pair_index", pair_index)
-        w = simplex_etf(k, self.dim, self.scale)
-        set_("_classifier", jnp.asarray(w, dtype=self.dtype))
+            lam = np.array(spec["lambdas"], dtype=np.float64)
+        pair_index = all_pairs(k) if spec["pairs"] is None else draw_pairs(k, spec["pairs"], spec["seed"])
+        d = k if spec["dim"] is None else spec["dim"]
+        w = simplex_etf(k, d, spec["scale"], seed=spec["embedding_seed"])
+        set_ = object.__setattr__
+        set_(self, "_spec", spec)
+        set_(self, "_dim", d)
+        set_(self, "_lambdas", _read_only(lam))
+        set_(self, "_lambda_weights", _read_only(np.full(lam.size, 1.0 / lam.size)))
+        set_(self, "_pair_index", _read_only(pair_index))
+        set_(self, "_pair_weights", _read_only(np.full(pair_index.shape[0], 1.0 / pair_index.shape[0])))
+        set_(self, "_classifier", jnp.asarray(w, dtype=spec["dtype"]))
+
+    # ------------------------------------------------------------------ immutability, equality
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"MixupUFM is immutable; use problem.replace({name}=...) for a changed copy")
+
+    def __delattr__(self, name):
+        raise AttributeError("MixupUFM is immutable")
+
+    @no_type_check
+    def replace(self, **changes: Any) -> MixupUFM:
+        """A new problem with some arguments changed; everything derived is rebuilt.
+
+        Drawn mixing coefficients are drawn again from the new ``seed``, ``alpha`` or
+        ``num_lambdas``; explicit ``lambdas`` are kept unless replaced. Giving ``lambdas`` or
+        ``num_lambdas`` switches to that way of choosing them.
+        """
+        unknown = sorted(set(changes) - set(self._spec))
+        if unknown:
+            raise TypeError(f"replace() got unknown argument(s) {unknown}; arguments: {', '.join(self._spec)}")
+        spec = dict(self._spec)
+        if changes.keys() & set(_LAMBDA_SOURCES):
+            spec.update(dict.fromkeys(_LAMBDA_SOURCES))
+        spec.update(changes)
+        return MixupUFM(**spec)
+
+    __replace__ = replace  # copy.replace (Python >= 3.13)
+
+    def _key(self) -> tuple:
+        """What defines the problem's data: equal keys, equal problems (however they were specified)."""
+        spec = self._spec
+        return (
+            spec["num_classes"], self._dim, spec["alpha"], spec["weight_decay"], spec["scale"], spec["dtype"],
+            spec["embedding_seed"], spec["pairs"], spec["seed"] if spec["pairs"] is not None else None,
+            self._lambdas.tobytes(), self._lambda_weights.tobytes(),
+        )
+
+    def __eq__(self, other):
+        if not isinstance(other, MixupUFM):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __repr__(self):
+        given = [f"{k}={v!r}" for k, v in self._spec.items() if k != "num_classes" and v != _SPEC_DEFAULTS[k]]
+        return f"MixupUFM({', '.join([str(self.num_classes), *given])})"
+
+    def __reduce__(self):
+        return (_rebuild, (dict(self._spec),))
+
+    # ------------------------------------------------------------------ the specification
+
+    @property
+    def num_classes(self) -> int:
+        """$K$."""
+        return self._spec["num_classes"]
+
+    @property
+    def alpha(self) -> float:
+        r"""Mixup's $\alpha$ ($\lambda \sim \mathrm{Beta}(\alpha, \alpha)$ when drawn)."""
+        return self._spec["alpha"]
+
+    @property
+    def weight_decay(self) -> float:
+        r"""$\mu$, per feature."""
+        return self._spec["weight_decay"]
+
+    @property
+    def scale(self) -> float:
+        """Row norm $s$ of the classifier."""
+        return self._spec["scale"]
+
+    @property
+    def seed(self) -> int:
+        """Seed of the $\\lambda$ and pair draws."""
+        return self._spec["seed"]
+
+    @property
+    def dtype(self) -> str:
+        """``"float64"`` or ``"float32"``."""
+        return self._spec["dtype"]
+
+    @property
+    def pairs(self) -> int | None:
+        """``None`` (all pairs, layout ``(K, K, M, d)``) or the number of pairs kept (layout ``(P, M, d)``)."""
+        return self._spec["pairs"]
+
+    @property
+    def embedding_seed(self) -> int | None:
+        """Seed of the classifier's random embedding, or ``None`` (first coordinates)."""
+        return self._spec["embedding_seed"]
+
+    def spec(self) -> dict[str, Any]:
+        """The arguments this problem was built from: ``MixupUFM(**problem.spec())`` rebuilds it."""
+        spec = dict(self._spec)
+        if spec["lambdas"] is not None:
+            spec["lambdas"] = list(spec["lambdas"])
+        return spec
+
+    def config(self) -> dict[str, Any]:
+        """The settings as a JSON-ready dict: the specification with ``dim`` and the number of
+        drawn ``num_lambdas`` filled in, plus how the coefficients were chosen and the weight-decay
+        convention. :meth:`from_config` rebuilds the problem from it."""
+        config = self.spec()
+        config["dim"] = self.dim
+        if config["lambdas"] is None:
+            config["num_lambdas"] = self.num_lambdas
+        config["lambda_source"] = self.lambda_source
+        config["weight_decay_convention"] = "per feature: weighted mean over samples of [loss + mu/2 ||h||^2]"
+        return config
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> MixupUFM:
+        """The problem described by :meth:`config` (extra keys are ignored)."""
+        keys = ("num_classes", *_SPEC_DEFAULTS)
+        return cls(**{k: config[k] for k in keys if k in config})
+
+    # ------------------------------------------------------------------ derived data
+
+    @property
+    def dim(self) -> int:
+        """Feature dimension $d$."""
+        return self._dim
+
+    @property
+    def lambdas(self) -> Float[np.ndarray, " M"]:
+        """The $M$ mixing coefficients in use (drawn or given), read-only float64."""
+        return self._lambdas
+
+    @property
+    def num_lambdas(self) -> int:
+        """$M$."""
+        return int(self._lambdas.size)
+
+    @property
+    def lambda_source(self) -> str:
+        """``"drawn"`` (from Beta(alpha, alpha) with ``seed``) or ``"given"``."""
+        return "drawn" if self._spec["lambdas"] is None else "given"
+
+    @property
+    def lambda_weights(self) -> Float[np.ndarray, " M"]:
+        r"""Weights $\nu_m$ of the coefficients in every mean over $\lambda$ (sum 1; uniform $1/M$)."""
+        return self._lambda_weights
+
+    @property
+    def pair_index(self) -> Int[np.ndarray, "P 2"]:
+        """The ordered class pairs ``(c, c2)`` in use, ``(P, 2)`` int32, read-only (all $K^2$ in
+        row-major order when ``pairs`` is ``None``)."""
+        return self._pair_index
+
+    @property
+    def pair_weights(self) -> Float[np.ndarray, " P"]:
+        r"""Weights $\omega_p$ of the pairs in the objective (sum 1; uniform $1/P$)."""
+        return self._pair_weights
 
     @property
     def classifier(self) -> Float[Array, "K d"]:
@@ -128,11 +329,6 @@ class MixupUFM:
         return self.weight_decay / self.beta
 
     @property
-    def pair_index(self) -> Int[np.ndarray, "P 2"]:
-        """The ordered class pairs ``(c, c2)`` in use, ``(P, 2)`` int32, read-only."""
-        return self._pair_index
-
-    @property
     def num_pairs(self) -> int:
         """$P$: $K^2$, or ``pairs`` when given."""
         return int(self._pair_index.shape[0])
@@ -143,60 +339,81 @@ class MixupUFM:
         return self.num_pairs * self.num_lambdas
 
     @property
+    def sample_shape(self) -> tuple[int, int, int]:
+        """``(P, M, d)``: the internal layout of the samples."""
+        return (self.num_pairs, self.num_lambdas, self.dim)
+
+    @property
     def feature_shape(self) -> tuple[int, ...]:
-        """``(K, K, M, d)``, or ``(P, M, d)`` with ``pairs``."""
+        """``(K, K, M, d)``, or ``(P, M, d)`` with ``pairs``: the layout of the public API."""
         if self.pairs is None:
             return (self.num_classes, self.num_classes, self.num_lambdas, self.dim)
-        return (self.pairs, self.num_lambdas, self.dim)
+        return self.sample_shape
 
-    def pair_index_array(self) -> Int[Array, "P 2"] | None:
-        """``pair_index`` as a JAX array for the subsampled layout, ``None`` for the full one
-        (the argument the objective functions take)."""
-        return None if self.pairs is None else jnp.asarray(self._pair_index)
+    def sample_weights(self) -> Float[np.ndarray, "P M"]:
+        r"""$\omega_p\nu_m$ per sample (sum 1), in the internal layout."""
+        return np.outer(self._pair_weights, self._lambda_weights)
 
-    def config(self) -> dict:
-        """The settings as a JSON-ready dict (explicit lambdas listed only when given)."""
-        return {
-            "num_classes": self.num_classes,
-            "alpha": self.alpha,
-            "weight_decay": self.weight_decay,
-            "weight_decay_convention": "per feature: mean over samples of [loss + mu/2 ||h||^2]",
-            "dim": self.dim,
-            "num_lambdas": self.num_lambdas,
-            "scale": self.scale,
-            "seed": self.seed,
-            "lambdas": self.lambdas.tolist() if self.lambdas_given else None,
-            "dtype": self.dtype,
-            "pairs": self.pairs,
-        }
+    # ------------------------------------------------------------------ the API edge
 
-    def lambdas_array(self) -> Float[Array, " M"]:
-        """The mixing coefficients as a JAX array in ``dtype``."""
-        return jnp.asarray(self.lambdas, dtype=self.dtype)
+    @no_type_check
+    def as_samples(self, features: Float[ArrayLike, ...]) -> Float[Array, "P M d"]:
+        """Features in ``feature_shape`` (or already ``(P, M, d)``) as ``(P, M, d)``; a free reshape."""
+        features = jnp.asarray(features)
+        if features.shape not in (self.feature_shape, self.sample_shape):
+            raise ValueError(f"features must have shape {self.feature_shape}, got {features.shape}")
+        return features.reshape(self.sample_shape)
 
-    def zeros(self) -> Float[Array, "..."]:
-        """All-zero features, the default starting point of the solvers."""
+    def as_features(self, samples: Float[ArrayLike, "P M d"]) -> Float[Array, ...]:
+        """``(P, M, d)`` samples in the public ``feature_shape``; a free reshape."""
+        return jnp.asarray(samples).reshape(self.feature_shape)
+
+    def zeros(self) -> Float[Array, ...]:
+        """All-zero features (``feature_shape``), the default start of the solvers."""
         return jnp.zeros(self.feature_shape, dtype=self.dtype)
 
-    def objective(self, features: Float[ArrayLike, "..."]) -> Float[Array, ""]:
-        """The objective $\\mathcal{L}(H)$ (mean over samples) at ``features``."""
-        features = self._check_features(features)
-        mu = jnp.asarray(self.weight_decay, self.dtype)
-        return _jit_objective(features, self.classifier, self.lambdas_array(), mu, self.pair_index_array())
+    @no_type_check
+    def objective(self, features: Float[ArrayLike, ...]) -> Float[Array, ""]:
+        r"""The objective $\mathcal{L}(H)$ at ``features``, evaluated in the problem's ``dtype``
+        (features in another precision are cast to it)."""
+        samples = self.as_samples(features).astype(self.dtype)
+        return jit_objective(
+            samples,
+            self.classifier,
+            jnp.asarray(self.lambdas, self.dtype),
+            jnp.asarray(self.weight_decay, self.dtype),
+            jnp.asarray(self.pair_index),
+            jnp.asarray(self.sample_weights(), self.dtype),
+        )
 
-    def per_sample_gradient(self, features: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
-        r"""$N\,\nabla_H\mathcal{L}$ by autodiff: each sample's own gradient
-        $W^\top(p - y) + \mu h$."""
-        features = self._check_features(features)
-        mu = jnp.asarray(self.weight_decay, self.dtype)
-        grad = _jit_grad(features, self.classifier, self.lambdas_array(), mu, self.pair_index_array())
-        return grad * self.num_samples
+    @no_type_check
+    def per_sample_gradient(self, features: Float[ArrayLike, ...]) -> Float[Array, ...]:
+        r"""Each sample's own gradient $W^\top(p - y) + \mu h$ (by autodiff), in ``feature_shape``."""
+        samples = self.as_samples(features).astype(self.dtype)
+        grad = jit_per_sample_gradient(
+            samples,
+            self.classifier,
+            jnp.asarray(self.lambdas, self.dtype),
+            jnp.asarray(self.weight_decay, self.dtype),
+            jnp.asarray(self.pair_index),
+        )
+        return self.as_features(grad)
 
-    def _check_features(self, features) -> Array:
-        features = jnp.asarray(features)
-        if features.shape != self.feature_shape:
-            raise ValueError(f"features must have shape {self.feature_shape}, got {features.shape}")
-        return features
+
+def _rebuild(spec: dict) -> MixupUFM:
+    return MixupUFM(**spec)
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array = np.array(array)
+    array.flags.writeable = False
+    return array
+
+
+def draw_lambdas(alpha: float, count: int, seed: int) -> Float[np.ndarray, " M"]:
+    r"""``count`` mixing coefficients $\lambda \sim \mathrm{Beta}(\alpha, \alpha)$ from
+    ``numpy.random.default_rng(seed)``."""
+    return np.random.default_rng(seed).beta(alpha, alpha, size=count)
 
 
 def all_pairs(num_classes: int) -> Int[np.ndarray, "P 2"]:
@@ -222,44 +439,3 @@ def draw_pairs(num_classes: int, count: int, seed: int) -> Int[np.ndarray, "P 2"
     pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
     return pairs.astype(np.int32)
 
-
-def per_sample_objective(
-    features: Float[Array, "K K M d"] | Float[Array, "P M d"],
-    classifier: Float[Array, "K d"],
-    lambdas: Float[Array, " M"],
-    weight_decay: Float[ArrayLike, ""],
-    pair_index: Int[Array, "P 2"] | None = None,
-) -> Float[Array, "K K M"] | Float[Array, "P M"]:
-    r"""$\operatorname{logsumexp}(Wh) - \lambda z_c - (1-\lambda) z_{c'} + \frac{\mu}{2}\|h\|^2$ per sample.
-
-    The target enters only through the two logits it picks out, $z_c = w_c^\top h$ and
-    $z_{c'} = w_{c'}^\top h$, so no $(N, K)$ target matrix is ever built. Features are
-    ``(K, K, M, d)`` when ``pair_index`` is ``None``, else ``(P, M, d)`` with the pairs of
-    ``pair_index`` (see :class:`MixupUFM`).
-    """
-    logits = jnp.einsum("...d,kd->...k", features, classifier)
-    if pair_index is None:
-        z_c = jnp.einsum("ijmd,id->ijm", features, classifier)
-        z_c2 = jnp.einsum("ijmd,jd->ijm", features, classifier)
-    else:
-        z_c = jnp.einsum("pmd,pd->pm", features, classifier[pair_index[:, 0]])
-        z_c2 = jnp.einsum("pmd,pd->pm", features, classifier[pair_index[:, 1]])
-    # lambdas index the second-to-last feature axis in both layouts.
-    loss = jax.nn.logsumexp(logits, axis=-1) - lambdas * z_c - (1 - lambdas) * z_c2
-    return loss + 0.5 * weight_decay * jnp.sum(features * features, axis=-1)
-
-
-def mixup_objective(
-    features: Float[Array, "K K M d"] | Float[Array, "P M d"],
-    classifier: Float[Array, "K d"],
-    lambdas: Float[Array, " M"],
-    weight_decay: Float[ArrayLike, ""],
-    pair_index: Int[Array, "P 2"] | None = None,
-) -> Float[Array, ""]:
-    """The mean of :func:`per_sample_objective` over all samples: the function every solver minimises."""
-    return jnp.mean(per_sample_objective(features, classifier, lambdas, weight_decay, pair_index))
-
-
-# Compiled once per shape; the methods above call these rather than dispatching op by op.
-_jit_objective = jax.jit(mixup_objective)
-_jit_grad = jax.jit(jax.grad(mixup_objective))

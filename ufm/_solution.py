@@ -7,60 +7,66 @@ import dataclasses
 import numpy as np
 from jaxtyping import Array, Float
 
-__all__ = ["Solution"]
+from ._results import RESULTS
 
-STATUS_MESSAGES = {
-    "converged": "converged: largest per-sample gradient norm <= tol",
-    "max_steps": "not converged: stopped at max_steps before the gradient norm reached tol",
-    "nonfinite": "failed: the objective or gradient became NaN or infinite",
-    "stalled": (
-        "not converged: the optimizer stopped before max_steps (no further progress at this precision), "
-        "but the gradient norm recomputed at the returned features is above tol"
-    ),
-}
+__all__ = ["Solution"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Solution:
-    """What a solve returns: the features and an honest account of how the solve ended.
+    r"""What a solve returns: the features and an honest account of how the solve ended.
 
     Attributes:
         features: features at the last iterate, in ``problem.feature_shape``
             (``(K, K, M, d)``, or ``(P, M, d)`` with pair subsampling).
-        objective: the objective (mean over samples) at ``features``.
-        grad_norm: the largest per-sample gradient 2-norm $\\max_i\\|W^\\top(p_i - y_i) + \\mu h_i\\|$,
-            recomputed by autodiff of ``problem.objective`` at ``features`` (not read from the
+        objective: the objective (weighted mean over samples) at ``features``.
+        grad_norm: the largest per-sample gradient 2-norm $\max_i\|W^\top(p_i - y_i) + \mu h_i\|$,
+            recomputed by autodiff of the objective at ``features`` (not read from the
             optimizer's state).
-        converged: ``grad_norm <= tol`` and everything finite.
-        status: ``"converged"``, ``"max_steps"``, ``"stalled"`` or ``"nonfinite"``.
-        num_steps: optimizer iterations taken.
-        method: the optimizer's name.
+        status: a :class:`ufm.RESULTS` member (``status.message`` says it in words).
+        num_steps: optimizer iterations taken (for ``newton``: the most any sample took).
+        method: the solver's name.
         tol: the tolerance on ``grad_norm``.
-        compile_seconds: time to trace and compile the jitted loop.
+        compile_seconds: time to trace and compile the jitted loop (about zero when a loop
+            compiled for the same shapes is reused).
         solve_seconds: wall time of the compiled loop (compilation excluded).
         history: the values of ``minimize``'s ``record`` function at the start and after each
             step (``num_steps + 1`` values), or ``None``.
+        sample_outcomes: for ``newton``, how many samples ended in each way (``converged``,
+            ``max_steps``, ``stalled``, ``line_search_failed``, ``nonfinite``); ``None`` for
+            the joint methods, which have no per-sample iteration.
     """
 
-    features: Float[Array, "..."]
+    features: Float[Array, ...]
     objective: float
     grad_norm: float
-    converged: bool
-    status: str
+    status: RESULTS
     num_steps: int
     method: str
     tol: float
     compile_seconds: float
     solve_seconds: float
     history: np.ndarray | None = None
+    sample_outcomes: dict[str, int] | None = None
+
+    @property
+    def converged(self) -> bool:
+        """``status`` is ``RESULTS.converged``: ``grad_norm <= tol`` and everything finite."""
+        return self.status is RESULTS.converged
 
     @property
     def message(self) -> str:
         """A one-line human-readable account of ``status``."""
-        return STATUS_MESSAGES[self.status]
+        return self.status.message
 
     def summary(self) -> dict:
         """The scalar fields as a JSON-ready dict."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("features", "history")}
+        out = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in ("features", "history")
+        }
+        out["status"] = str(self.status)
+        out["converged"] = self.converged
         out["message"] = self.message
         return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in out.items()}

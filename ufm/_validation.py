@@ -19,11 +19,14 @@ __all__ = [
     "check_lambdas",
     "check_dtype",
     "check_pairs",
+    "check_nonnegative_real",
 ]
 
 
 def _as_scalar(value: object) -> object:
     """Unwrap a 0-d NumPy/JAX array (e.g. ``jnp.float64(0.1)``) into a Python scalar; others unchanged."""
+    if isinstance(value, np.generic):  # NumPy scalars: report them as plain Python numbers
+        return value.item()
     if not isinstance(value, (bool, numbers.Number, str)) and getattr(value, "ndim", None) == 0:
         try:
             return np.asarray(value).item()
@@ -64,6 +67,17 @@ def check_positive_real(name: str, value: object, why: str = "") -> float:
     return value
 
 
+def check_nonnegative_real(name: str, value: object) -> float:
+    """Return ``value`` as a finite ``float`` >= 0."""
+    value = _as_scalar(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0.0:
+        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+    return value
+
+
 def check_num_classes(value: object) -> int:
     return check_int("num_classes", value, 2)
 
@@ -95,7 +109,7 @@ def check_lambdas(lambdas: object) -> tuple[float, ...]:
     bad = ~np.isfinite(arr) | (arr < 0.0) | (arr > 1.0)
     if bad.any():
         raise ValueError(
-            f"lambdas must lie in [0, 1], got {arr[bad][0]!r} (mixing coefficients are probabilities)"
+            f"lambdas must lie in [0, 1], got {float(arr[bad][0])!r} (mixing coefficients are probabilities)"
         )
     return tuple(float(x) for x in arr)
 

@@ -22,18 +22,17 @@ relative accuracy. Every function broadcasts over its array arguments and works 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import collections
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.nn import softplus
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._etf import simplex_etf
+from ._problem import MixupUFM
 from ._roots import damped_newton_2d, safeguarded_newton
-
-if TYPE_CHECKING:
-    from ._problem import MixupUFM
 
 __all__ = [
     "etf_beta",
@@ -41,12 +40,19 @@ __all__ = [
     "same_class_margin",
     "pair_margins",
     "binary_margin",
+    "exact_margins",
+    "assemble_samples",
+    "optimal_samples",
     "optimal_features",
     "mse_optimal_features",
 ]
 
 
-def etf_beta(num_classes: ArrayLike, scale: ArrayLike = 1.0) -> Float[Array, "..."]:
+# Traces of the compiled root finders: tests check that they compile a bounded number of times.
+TRACES: collections.Counter = collections.Counter()
+
+
+def etf_beta(num_classes: ArrayLike, scale: ArrayLike = 1.0) -> Float[Array, ...]:
     r"""$\beta = s^2K/(K-1)$, the nonzero eigenvalue of $WW^\top$ for a simplex ETF of row norm $s$."""
     k = jnp.asarray(num_classes, dtype=float)
     return jnp.asarray(scale, dtype=float) ** 2 * k / (k - 1)
@@ -58,7 +64,7 @@ def relative_decay(num_classes: ArrayLike, weight_decay: ArrayLike, scale: Array
 
 
 @jax.jit
-def same_class_margin(num_classes: ArrayLike, gamma: ArrayLike) -> Float[Array, "..."]:
+def same_class_margin(num_classes: ArrayLike, gamma: ArrayLike) -> Float[Array, ...]:
     r"""The same-class logit margin $t = z_c - z_k > 0$, the root of $t(e^t + K - 1) = K/\gamma$.
 
     Solved for $s = \log t$, where $\phi(s) = s + \log(e^{t} + K - 1) - \log(K/\gamma)$ is convex
@@ -68,6 +74,7 @@ def same_class_margin(num_classes: ArrayLike, gamma: ArrayLike) -> Float[Array, 
     Independent of $\lambda$; $t \approx W_0(K/\gamma)$ as $\gamma \to 0$ and $t \approx 1/\gamma$ as
     $\gamma \to \infty$.
     """
+    TRACES["same_class_margin"] += 1
     k = jnp.asarray(num_classes, dtype=float)
     gamma = jnp.asarray(gamma, dtype=float)
     k, gamma = jnp.broadcast_arrays(k, gamma)
@@ -88,7 +95,7 @@ def same_class_margin(num_classes: ArrayLike, gamma: ArrayLike) -> Float[Array, 
 
 
 @jax.jit
-def binary_margin(lam: ArrayLike, gamma: ArrayLike) -> Float[Array, "..."]:
+def binary_margin(lam: ArrayLike, gamma: ArrayLike) -> Float[Array, ...]:
     r"""For $K = 2$, different classes: the root $x = z_c - z_{c'}$ of $\gamma x/2 = \lambda - \sigma(x)$.
 
     Solved for $y = |x| \ge 0$ with $m = \min(\lambda, 1-\lambda)$ in one of two equivalent
@@ -130,7 +137,7 @@ def binary_margin(lam: ArrayLike, gamma: ArrayLike) -> Float[Array, "..."]:
 @jax.jit
 def pair_margins(
     num_classes: ArrayLike, lam: ArrayLike, gamma: ArrayLike
-) -> tuple[Float[Array, "..."], Float[Array, "..."]]:
+) -> tuple[Float[Array, ...], Float[Array, ...]]:
     r"""The different-class margins $(u, v)$ with optimal feature $h = (u\,w_c + v\,w_{c'})/\beta$.
 
     For $K \ge 3$, $u = z_c - z_o$ and $v = z_{c'} - z_o$ ($z_o$ the common logit of every other
@@ -145,6 +152,7 @@ def pair_margins(
     :func:`binary_margin`, which gives the same $h$ (since $w_{c'} = -w_c$) and keeps
     $u - v = z_c - z_{c'}$ and $v(\lambda) = u(1-\lambda)$.
     """
+    TRACES["pair_margins"] += 1
     k = jnp.asarray(num_classes, dtype=float)
     lam = jnp.asarray(lam, dtype=float)
     gamma = jnp.asarray(gamma, dtype=float)
@@ -225,9 +233,52 @@ def _symmetric_margin(k: Array, gamma: Array) -> Array:
     return jnp.exp(safeguarded_newton(phi, jnp.log(u_lo), jnp.log(u_hi), jnp.log(u_hi)))
 
 
-def _float64_classifier(problem: MixupUFM) -> Array:
+def _float64_classifier(problem: MixupUFM) -> np.ndarray:
     # Rebuilt rather than cast, so a float32 problem is still checked against a float64 reference.
-    return jnp.asarray(simplex_etf(problem.num_classes, problem.dim, problem.scale), jnp.float64)
+    return np.asarray(
+        simplex_etf(problem.num_classes, problem.dim, problem.scale, seed=problem.embedding_seed), np.float64
+    )
+
+
+# The margins are solved on lambdas padded to a power of two (at least 64): the root finders then
+# compile once per bucket, not once per number of mixing coefficients.
+_MIN_BUCKET = 64
+
+
+def exact_margins(problem: MixupUFM) -> tuple[float, np.ndarray, np.ndarray]:
+    r"""$(t, u, v)$ of ``problem`` in float64: the same-class margin and the different-class
+    margins at each of ``problem.lambdas`` (see :func:`same_class_margin`, :func:`pair_margins`)."""
+    lam = np.asarray(problem.lambdas, dtype=np.float64)
+    size = max(_MIN_BUCKET, 1 << (lam.size - 1).bit_length())
+    padded = np.full(size, 0.5)
+    padded[: lam.size] = lam
+    k = np.float64(problem.num_classes)
+    gamma = np.float64(problem.gamma)
+    t = float(same_class_margin(k, gamma))
+    u, v = pair_margins(k, padded, gamma)
+    return t, np.asarray(u)[: lam.size], np.asarray(v)[: lam.size]
+
+
+def assemble_samples(
+    classifier: Float[np.ndarray, "K d"],
+    pair_index: Int[np.ndarray, "P 2"],
+    margins: tuple[float, np.ndarray, np.ndarray],
+    beta: float,
+) -> Float[np.ndarray, "P M d"]:
+    r"""Optimal samples ``(P, M, d)`` of the pairs ``pair_index`` from the margins $(t, u, v)$:
+    $(t/\beta)w_c$ for $c = c'$, $(u\,w_c + v\,w_{c'})/\beta$ otherwise (NumPy, float64)."""
+    t, u, v = margins
+    first, second = pair_index[:, 0], pair_index[:, 1]
+    same = (first == second)[:, None]  # (P, 1)
+    coef_c = np.where(same, t, u[None, :])  # (P, M)
+    coef_c2 = np.where(same, 0.0, v[None, :])
+    w = np.asarray(classifier, dtype=np.float64)
+    return (coef_c[:, :, None] * w[first][:, None, :] + coef_c2[:, :, None] * w[second][:, None, :]) / beta
+
+
+def optimal_samples(problem: MixupUFM) -> Float[np.ndarray, "P M d"]:
+    """The exact optimum in the internal ``(P, M, d)`` layout, as a float64 NumPy array."""
+    return assemble_samples(_float64_classifier(problem), problem.pair_index, exact_margins(problem), problem.beta)
 
 
 def optimal_features(problem: MixupUFM) -> Float[Array, "K K M d"] | Float[Array, "P M d"]:
@@ -237,29 +288,10 @@ def optimal_features(problem: MixupUFM) -> Float[Array, "K K M d"] | Float[Array
     The sample of pair $(c, c_2)$ at $\lambda = $ ``problem.lambdas[m]`` is $(t/\beta)w_c$ when
     $c = c_2$ and $(u\,w_c + v\,w_{c_2})/\beta$ otherwise, with $t$ from :func:`same_class_margin`
     and $(u, v)$ from :func:`pair_margins`. Computed in float64 whatever ``problem.dtype`` is: it
-    is the reference that numerical solutions are checked against.
+    is the reference that numerical solutions are checked against. The root finders compile a
+    bounded number of times (once per power-of-two bucket of $M$), whatever the problems.
     """
-    w = _float64_classifier(problem)
-    lambdas = jnp.asarray(problem.lambdas, dtype=jnp.float64)
-    k = problem.num_classes
-    beta = problem.beta
-    gamma = problem.weight_decay / beta
-    # The scalar solves are compiled once per number of lambdas (K, gamma are traced), and the
-    # assembly below once per shape: no recompilation of the root finders for every K.
-    t = same_class_margin(k, gamma)
-    u, v = pair_margins(k, lambdas, gamma)  # (M,)
-    h = _assemble_features(w, jnp.asarray(problem.pair_index), t, u, v, beta)
-    return h.reshape(problem.feature_shape)
-
-
-@jax.jit
-def _assemble_features(w: Array, pair_index: Array, t: Array, u: Array, v: Array, beta: Array) -> Array:
-    """``(P, M, d)`` optimal features of the pairs in ``pair_index`` from the margins."""
-    first, second = pair_index[:, 0], pair_index[:, 1]
-    same = (first == second)[:, None]  # (P, 1)
-    coef_c = jnp.where(same, t, u[None, :])  # (P, M)
-    coef_c2 = jnp.where(same, 0.0, v[None, :])
-    return (jnp.einsum("pm,pd->pmd", coef_c, w[first]) + jnp.einsum("pm,pd->pmd", coef_c2, w[second])) / beta
+    return jnp.asarray(optimal_samples(problem).reshape(problem.feature_shape), dtype=jnp.float64)
 
 
 def mse_optimal_features(problem: MixupUFM) -> Float[Array, "K K M d"] | Float[Array, "P M d"]:
@@ -267,8 +299,7 @@ def mse_optimal_features(problem: MixupUFM) -> Float[Array, "K K M d"] | Float[A
     $h = (\lambda w_c + (1-\lambda) w_{c'})/(\beta + \mu)$, linear in $\lambda$ (the MSE contrast).
     Laid out like the features of ``problem``."""
     w = _float64_classifier(problem)
-    lam = jnp.asarray(problem.lambdas, dtype=jnp.float64)[None, :, None]
-    beta = etf_beta(problem.num_classes, problem.scale)
-    pairs = jnp.asarray(problem.pair_index)
+    lam = np.asarray(problem.lambdas, dtype=np.float64)[None, :, None]
+    pairs = problem.pair_index
     h = lam * w[pairs[:, 0]][:, None, :] + (1 - lam) * w[pairs[:, 1]][:, None, :]
-    return (h / (beta + problem.weight_decay)).reshape(problem.feature_shape)
+    return jnp.asarray((h / (problem.beta + problem.weight_decay)).reshape(problem.feature_shape), dtype=jnp.float64)

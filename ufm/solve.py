@@ -2,10 +2,11 @@
 
     python -m ufm.solve --classes 10 --alpha 1.0
 
-A thin layer over the library: builds a :class:`ufm.MixupUFM`, calls :func:`ufm.minimize` and
-:func:`ufm.optimal_features`, and reports. Exit status: 0 when the solve converged and the largest
-relative feature error is at most ``--check-tol``; 1 when that check fails (the reason is printed);
-2 on bad input (one line, nothing written).
+A thin layer over the public API: builds a :class:`ufm.MixupUFM` and a solver, calls
+:func:`ufm.minimize` and :func:`ufm.check`, and prints the report. Exit status: 0 when the solve
+converged and every sample is within ``--check-tol`` (relative) of the exact optimum, up to the
+strong-convexity bound tol/mu; 1 when that check fails (the reason is printed); 2 on bad input
+(one line, nothing written).
 """
 
 from __future__ import annotations
@@ -15,12 +16,8 @@ import json
 import re
 import sys
 import time
-from pathlib import Path
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
-CONVENTION = "mu per feature: objective = mean over samples of [mixup CE + mu/2 ||h||^2] (mu = N * lambda_H)"
-
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is exactly one line on stderr (no usage block), exit status 2."""
@@ -75,6 +72,7 @@ _OPTION = {
     "tol": "--tol",
     "max_steps": "--max-steps",
     "check_tol": "--check-tol",
+    "rtol": "--check-tol",
     "devices": "--devices",
     "pairs": "--pairs",
 }
@@ -99,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Exit status: 0 converged and max relative error <= --check-tol; 1 check failed "
-            "(not converged, or error too large); 2 bad input. Weight decay convention: " + CONVENTION
+            "(not converged, or error too large); 2 bad input. Weight decay convention: " + _convention()
         ),
         formatter_class=_HelpFormatter,
     )
@@ -145,8 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--check-tol",
         type=_number,
         default=None,
-        help="largest acceptable relative feature error vs the exact optimum "
-        "(default 1e-8 in float64, 1e-3 in float32)",
+        help="largest acceptable relative feature error vs the exact optimum: a sample passes when "
+        "||h - h*|| <= check-tol ||h*|| + tol/mu (default 1e-8 in float64, 1e-3 in float32)",
     )
     p.add_argument("--out", default=None, metavar="DIR", help="write config.json, results.json, arrays.npz here")
     p.add_argument("--force", action="store_true", help="replace an existing --out folder")
@@ -154,10 +152,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-# Largest acceptable relative feature error. float32: measured errors at the default tol are
-# <= 3e-4 for gamma >= 5e-5 (docs/robustness.md); below that float32 cannot resolve 1 - p near 1
-# (error ~ eps32 / (gamma t^2)) and the check fails, as it should.
-DEFAULT_CHECK_TOL = {"float64": 1e-8, "float32": 1e-3}
+def _convention() -> str:
+    import ufm
+
+    return ufm.CONVENTION
+
+
+def _check_tol(value) -> float | None:
+    """``--check-tol``: validated here, before any solving (the library validates it again)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"check_tol must be a real number, got {value!r}")
+    if not (value > 0 and value != float("inf")):
+        raise ValueError(f"check_tol must be finite and > 0, got {float(value)!r}")
+    return float(value)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,7 +176,6 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     import ufm
-    from ufm._io import check_output_dir, write_json, write_results_dir
 
     try:
         problem = ufm.MixupUFM(
@@ -181,75 +189,50 @@ def main(argv: list[str] | None = None) -> int:
             dtype=args.dtype,
             pairs=args.pairs,
         )
-        if args.method not in ufm.METHODS:
-            raise ValueError(f"unknown method {args.method!r}; choose one of {', '.join(ufm.METHODS)}")
-        tol = ufm._minimize.DEFAULT_TOL[problem.dtype] if args.tol is None else args.tol  # as the API
-        check_tol = DEFAULT_CHECK_TOL[problem.dtype] if args.check_tol is None else args.check_tol
-        tol = ufm._validation.check_positive_real("tol", tol)
-        check_tol = ufm._validation.check_positive_real("check_tol", check_tol)
-        if args.max_steps is not None:
-            args.max_steps = ufm._validation.check_int("max_steps", args.max_steps, 1)
+        if args.method not in ufm.SOLVERS:
+            raise ValueError(f"unknown method {args.method!r}; choose one of {', '.join(ufm.SOLVERS)}")
+        solver = ufm.SOLVERS[args.method](tol=args.tol, max_steps=args.max_steps)
+        check_tol = _check_tol(args.check_tol)
         devices = None
         if args.devices is not None:
             import jax
 
-            count = ufm._validation.check_int("devices", args.devices, 1)
-            if count > len(jax.local_devices()):
-                raise ValueError(f"devices must be at most {len(jax.local_devices())} (local devices), got {count}")
+            count = args.devices
+            if isinstance(count, bool) or not isinstance(count, int):
+                raise TypeError(f"devices must be an integer, got {count!r}")
+            if not 1 <= count <= len(jax.local_devices()):
+                limit = len(jax.local_devices())
+                raise ValueError(f"devices must be between 1 and {limit} (local devices), got {count}")
+            if args.method != "newton":
+                raise ValueError(f"devices applies to the newton method only, not to {args.method}")
             devices = jax.local_devices()[:count]
-        out = None if args.out is None else check_output_dir(args.out, args.force)
+        out = None if args.out is None else ufm.io.check_output_dir(args.out, args.force)
     except (TypeError, ValueError) as err:
         _bad_input(parser, err)
 
     with _Progress(f"solving N = {problem.num_samples} samples with {args.method}"):
-        solution = ufm.minimize(problem, method=args.method, tol=tol, max_steps=args.max_steps, devices=devices)
-    t0 = time.perf_counter()
-    exact = ufm.optimal_features(problem)
-    analytic_seconds = time.perf_counter() - t0
-    pair_index = None if problem.pairs is None else problem.pair_index
-    comparison = ufm.compare_features(solution.features, exact, problem.lambdas, pair_index)
-    geometry = ufm.feature_geometry(solution.features, problem.classifier, problem.lambdas, pair_index)
-    objective_exact = float(problem.objective(exact.astype(problem.dtype)))
-
-    reasons = []
-    if not solution.converged:
-        reasons.append(solution.message)
-    if not comparison.max_rel_error <= check_tol:
-        reasons.append(
-            f"max relative error {comparison.max_rel_error:.3e} > check-tol {check_tol:.1e}"
-            + (_float32_hint(problem) if problem.dtype == "float32" else "")
-        )
-    ok = not reasons
+        solution = ufm.minimize(problem, solver, devices=devices)
+    report = ufm.check(problem, solution, rtol=check_tol, keep_exact=out is not None)
 
     settings = problem.config()
-    settings.update(method=args.method, tol=tol, max_steps=args.max_steps, check_tol=check_tol)
-    results = {
-        "settings": settings,
-        "ok": ok,
-        "reasons": reasons,
-        **solution.summary(),
-        "objective_analytic": objective_exact,
-        "analytic_seconds": analytic_seconds,
-        **comparison.summary(),
-        "geometry": geometry,
-        "ufm_version": ufm.__version__,
-    }
+    settings.update(solver.options(), method=args.method, tol=solution.tol, check_tol=report.comparison.rtol)
+    results = {"settings": settings, **report.to_dict(), "ufm_version": ufm.__version__}
 
     if out is not None:
         arrays = {
             "features": np.asarray(solution.features),
-            "analytic_features": np.asarray(exact),
+            "analytic_features": np.asarray(report.exact),
             "lambdas": np.asarray(problem.lambdas),
             "classifier": np.asarray(problem.classifier),
             "pair_index": np.asarray(problem.pair_index),
         }
         try:
-            write_results_dir(
+            ufm.io.write_results_dir(
                 out,
                 {
-                    "config.json": write_json(settings),
-                    "results.json": write_json(results),
-                    "arrays.npz": lambda p: _save_npz(p, arrays),
+                    "config.json": ufm.io.write_json(settings),
+                    "results.json": ufm.io.write_json(results),
+                    "arrays.npz": ufm.io.write_npz(arrays),
                 },
                 force=args.force,
             )
@@ -257,10 +240,14 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--out {str(out)!r} could not be written, nothing was saved: {err}")
 
     if args.json:
-        print(json.dumps(ufm._io.to_jsonable(results), sort_keys=True, allow_nan=False))
+        print(json.dumps(ufm.io.to_jsonable(results), sort_keys=True, allow_nan=False))
     else:
-        print(_report(problem, solution, comparison, geometry, objective_exact, check_tol, out, reasons))
-    return EXIT_OK if ok else EXIT_CHECK_FAILED
+        text = report.text()
+        if out is not None:
+            text += f"\n\nwrote {out}/config.json, results.json, arrays.npz"
+        text += "\n\nOK" if report.ok else "\n\nCHECK FAILED: " + "; ".join(report.reasons)
+        print(text)
+    return EXIT_OK if report.ok else EXIT_CHECK_FAILED
 
 
 class _Progress:
@@ -290,67 +277,6 @@ class _Progress:
         self.stop.set()
         self.thread.join()
         return False
-
-
-def _float32_hint(problem) -> str:
-    r"""How finely float32 can resolve this problem's optimum at all.
-
-    Near the optimum $1 - p_c \approx \gamma t$ ($t$ the same-class margin), while float32 holds
-    $p_c$ only to $\varepsilon_{32} = 1.2\cdot10^{-7}$; the margin is then determined to a relative
-    $\approx \varepsilon_{32}/(\gamma t^2)$, whatever the solver does.
-    """
-    import numpy as np
-
-    import ufm
-
-    t = float(ufm.analytic.same_class_margin(problem.num_classes, problem.gamma))
-    limit = float(np.finfo(np.float32).eps) / (problem.gamma * t * t)
-    return f" (float32 resolves this problem only to about {limit:.0e}: eps32/(gamma t^2); use --dtype float64)"
-
-
-def _save_npz(path: Path, arrays: dict) -> None:
-    import numpy as np
-
-    with open(path, "wb") as f:  # a file object, so numpy does not append ".npz" to the temp name
-        np.savez(f, **arrays)
-
-
-def _report(problem, solution, comparison, geometry, objective_exact, check_tol, out, reasons) -> str:
-    c, c2, m = comparison.worst_index
-    lines = [
-        "mixup UFM, fixed simplex-ETF classifier (Fisher, Meng & Papyan, ICLR 2024)",
-        f"  K = {problem.num_classes}, d = {problem.dim}, scale = {problem.scale:g}, "
-        f"alpha = {problem.alpha:g}, M = {problem.num_lambdas} lambdas (seed {problem.seed}), "
-        f"N = {problem.num_samples} samples, {problem.dtype}",
-        *(
-            [f"  pairs: {problem.num_pairs} of {problem.num_classes**2} ordered class pairs "
-             f"(all {problem.num_classes} same-class pairs, the rest drawn with seed {problem.seed})"]
-            if problem.pairs is not None
-            else []
-        ),
-        f"  weight decay mu = {problem.weight_decay:g} ({CONVENTION})",
-        "",
-        f"solve ({solution.method}): {solution.status} in {solution.num_steps} steps, "
-        f"max per-sample grad norm {solution.grad_norm:.2e} (tol {solution.tol:.0e})",
-        f"  time: {solution.solve_seconds:.3f} s solving, {solution.compile_seconds:.3f} s compiling",
-        f"objective: numeric {solution.objective:.15f}   exact {objective_exact:.15f}   "
-        f"diff {solution.objective - objective_exact:+.2e}",
-        f"max relative feature error vs exact optimum: {comparison.max_rel_error:.2e} "
-        f"(worst sample c={c}, c2={c2}, lambda={comparison.worst_lambda:.4f}; check-tol {check_tol:.0e})",
-        "",
-        "geometry (theory: spread, misalignment and out-of-span components are 0):",
-        f"  same-class feature norm {geometry['same_class_norm_mean']:.6f}, "
-        f"spread over lambda {geometry['same_class_norm_spread']:.1e}, "
-        f"misalignment with w_c {geometry['same_class_max_misalignment']:.1e}",
-        f"  largest different-class component outside span{{w_c, w_c2}}: {geometry['max_outside_pair_span']:.1e}",
-        f"  largest distance to the c/c2 decision boundary at lambda = "
-        f"{geometry['lambda_nearest_half']:.4f} (nearest 1/2): "
-        f"{geometry['max_boundary_distance_nearest_half']:.3e} (0 only at lambda = 1/2)",
-    ]
-    if out is not None:
-        lines.append(f"\nwrote {out}/config.json, results.json, arrays.npz")
-    lines.append("\nOK" if not reasons else "\nCHECK FAILED: " + "; ".join(reasons))
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Writing a results folder atomically: it appears complete or not at all."""
+"""Results folders written atomically (they appear complete or not at all), and strict JSON."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["check_output_dir", "write_results_dir", "to_jsonable"]
+__all__ = ["check_output_dir", "write_results_dir", "write_json", "write_npz", "to_jsonable", "RESULT_FILES"]
 
 RESULT_FILES = ("config.json", "results.json", "arrays.npz")
 
@@ -58,8 +58,21 @@ def write_results_dir(path: Path, writers: dict[str, Callable[[Path], None]], fo
 
 
 def write_json(obj) -> Callable[[Path], None]:
+    """A writer for :func:`write_results_dir`: ``obj`` as strict, sorted, indented JSON."""
+
     def write(p: Path) -> None:
         p.write_text(json.dumps(to_jsonable(obj), indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+    return write
+
+
+def write_npz(arrays: dict) -> Callable[[Path], None]:
+    """A writer for :func:`write_results_dir`: ``arrays`` as an uncompressed ``.npz`` file."""
+    import numpy as np
+
+    def write(p: Path) -> None:
+        with open(p, "wb") as f:  # a file object, so numpy does not append ".npz" to the name
+            np.savez(f, **arrays)
 
     return write
 
