@@ -212,6 +212,9 @@ def test_flat_file_report_out_and_redraw(tmp_path, capsys):
     a, b = arrays["class_a"], arrays["class_b"]
     pair = ((a == c) & (b == c2)) | ((a == c2) & (b == c))
     assert int(saved["num_pair_samples"]) == pair.sum() == saved["distance"].size
+    expected_lambda = np.where(a[pair] == c, arrays["lambdas"][pair], 1 - arrays["lambdas"][pair])
+    np.testing.assert_array_equal(saved["lambda_on_c"], expected_lambda)  # lambda is the weight on c
+    assert np.corrcoef(saved["lambda_on_c"], saved["distance"])[0, 1] > 0.9  # c's side grows with it
     assert record["figure_pair"] == [int(c), int(c2)]
     assert float(saved["weight_decay"]) == record["fitted_weight_decay"]
     # The curve is the exact optimum at the fitted mu: it crosses the boundary at lambda = 1/2

@@ -153,6 +153,19 @@ def test_neural_collapse_without_classifier_and_with_unequal_classes():
     assert result.self_duality is None and result.ncc_mismatch is None and result.num_classes == 5
 
 
+@pytest.mark.parametrize(("k", "d", "stretch"), [(5, 8, 1e-3), (6, 3, 1.0)])
+def test_nc1_with_ill_conditioned_or_rank_deficient_between_class_scatter(k, d, stretch):
+    # Class means spread 1000 times less along one direction, or d < K - 1 (Sigma_B of rank d):
+    # the pseudo-inverse must keep the small but genuine direction and drop only true zeros.
+    rng = np.random.default_rng(k)
+    centres = rng.normal(size=(k, d))
+    centres[:, 0] *= stretch
+    y = np.repeat(np.arange(k), 30)
+    h = centres[y] + 0.01 * rng.normal(size=(y.size, d))
+    expected = reference_neural_collapse(h, y)
+    assert metrics.neural_collapse(h, y).nc1 == pytest.approx(expected["nc1"], rel=1e-8)
+
+
 def test_neural_collapse_in_several_row_blocks(monkeypatch):
     # Small blocks exercise the accumulation across blocks (the default blocks hold 2**22 numbers).
     from ufm import _blocks
