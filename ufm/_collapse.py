@@ -218,7 +218,8 @@ def _deviations(
         logit_table = means @ w.T  # [y, c]: w_c . mu_y
     for block in row_blocks(h.shape[0], max(dim, 2 * k)):
         yb = y[block]
-        dev = np.asarray(h[block], dtype=np.float64) - means[yb]
+        dev = means[yb]
+        np.subtract(h[block], dev, out=dev)  # h - mu_y, in the gathered array (one B x d temporary)
         sq_dev += np.bincount(yb, weights=np.einsum("ij,ij->i", dev, dev), minlength=k)
         prod = times_transpose(dev, directions)
         nc1 += float(np.sum(prod[:, :rank] ** 2))

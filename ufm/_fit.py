@@ -29,7 +29,7 @@ from jaxtyping import Float, Int
 
 from . import analytic
 from ._blocks import row_blocks, times_transpose
-from ._samples import as_classes, as_classifier, as_features, as_lambdas, check_samples
+from ._samples import as_classes, as_classifier, as_lambdas, check_samples
 from ._validation import check_positive_real
 
 __all__ = ["WeightDecayFit", "fit_weight_decay", "exact_optimum", "GAMMA_RANGE"]
@@ -129,10 +129,10 @@ def fit_weight_decay(features, classifier, class_a, class_b, lambdas) -> WeightD
     ``GAMMA_RANGE``, where $z_i = Wh_i$ and $z_i^\star = Wh_i^\star$ are centred logits and
     $h_i^\star$ is the exact UFM optimum of sample $i$ (:func:`exact_optimum`), with
     $\beta = \bar s^2K/(K-1)$ from the classifier's mean squared row norm $\bar s^2$. On an exact
-    optimum (simplex-ETF classifier) it returns the true $\mu$ to about 1e-10 relative and a residual
-    at rounding level. The cost is a few passes over the features plus about 40 evaluations of the
-    exact margins on at most 1024 distinct $\lambda$ values, and a few on all of them when there
-    are more.
+    optimum (simplex-ETF classifier) it returns the true $\mu$ to about 1e-12 relative and a residual
+    at rounding level (``docs/analyze.md``). The cost is two passes over the features, about 45
+    evaluations of the exact margins on at most 1024 distinct $\lambda$ values, and one or two on
+    all of them when there are more.
 
     Args:
         features: ``(N, d)`` real, finite.
@@ -198,8 +198,9 @@ def exact_optimum(classifier, class_a, class_b, lambdas, weight_decay) -> np.nda
     Returns:
         ``(N, d)`` float64 NumPy array.
     """
-    rows = as_features(classifier, "classifier")
-    w = as_classifier(rows, rows.shape[1])
+    if np.ndim(classifier) != 2:
+        raise ValueError(f"classifier must have shape (K, d), got {np.shape(classifier)}")
+    w = as_classifier(classifier, np.shape(classifier)[1])
     k = w.shape[0]
     if np.ndim(lambdas) != 1:
         raise ValueError(f"lambdas must be a 1-D array (one per sample), got shape {np.shape(lambdas)}")
