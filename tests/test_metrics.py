@@ -436,6 +436,31 @@ def test_margin_derivatives_match_finite_differences(k):
             np.testing.assert_allclose(exact, numeric, rtol=1e-6, atol=1e-9 / gamma)
 
 
+def test_margin_derivatives_are_the_derived_ones():
+    # derivations/d8_margin_sensitivity.py derives the formulas; evaluate its sympy expressions.
+    import sys
+    from pathlib import Path
+
+    import sympy as sp
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from derivations import _common as sym
+    from derivations import d8_margin_sensitivity as d8
+
+    du_expr, dv_expr, *_ = d8.pair_sensitivity()
+    for k, lam, gamma in ((3, 0.2, 0.05), (10, 0.77, 1e-3), (2, 0.3, 0.4)):
+        u, v, t = _fit._margins(k, np.array([lam]), gamma)
+        du, dv, dt = _fit.margin_derivatives(k, np.array([lam]), gamma, u, v, t)
+        point = {sym.K: k, sym.gamma: gamma, sym.u: u[0], sym.v: v[0], sym.t: t, sym.x: u[0] - v[0]}
+        assert dt == pytest.approx(float(d8.same_class_sensitivity().subs(point)), rel=1e-13)
+        if k == 2:
+            dx = float(d8.binary_sensitivity().subs(point))
+            assert (du[0], dv[0]) == pytest.approx((dx / 2, -dx / 2), rel=1e-13)
+        else:
+            assert du[0] == pytest.approx(float(sp.N(du_expr.subs(point))), rel=1e-12)
+            assert dv[0] == pytest.approx(float(sp.N(dv_expr.subs(point))), rel=1e-12)
+
+
 def test_exact_optimum_is_the_problem_optimum_for_an_etf():
     problem = ufm.MixupUFM(5, num_lambdas=4, weight_decay=0.07, dim=7, scale=1.6, embedding_seed=3)
     h, a, b, lam = flat_samples(problem, ufm.optimal_features(problem))

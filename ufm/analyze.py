@@ -377,8 +377,9 @@ def draw_pair_projection(
         fig = Figure(figsize=(6.9, 3.3) if planar else (3.6, 3.5), layout="constrained")
         axes = fig.subplots(1, 2 if planar else 1, squeeze=False)[0]
         title = (
-            f"classes c = {c}, c2 = {c2}: {int(d['num_pair_samples'])} mixed samples; fitted UFM "
-            f"mu = {float(d['weight_decay']):.3g}, logit residual {float(d['rel_residual']):.1e}"
+            f"classes c = {c}, c2 = {c2}: {int(d['num_pair_samples'])} mixed samples;"
+            + (" " if planar else "\n")  # one panel is too narrow for one line
+            + f"fitted UFM mu = {float(d['weight_decay']):.3g}, logit residual {float(d['rel_residual']):.1e}"
         )
         fig.suptitle(title, fontsize=7.5)
         scatter = dict(c=d["lambda_on_c"], cmap="viridis", vmin=0.0, vmax=1.0, s=9, linewidths=0, alpha=0.85,
