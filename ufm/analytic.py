@@ -45,6 +45,8 @@ __all__ = [
     "optimal_samples",
     "optimal_features",
     "mse_optimal_features",
+    "expected_optimum",
+    "ExpectedOptimum",
 ]
 
 
@@ -303,3 +305,9 @@ def mse_optimal_features(problem: MixupUFM) -> Float[Array, "K K M d"] | Float[A
     pairs = problem.pair_index
     h = lam * w[pairs[:, 0]][:, None, :] + (1 - lam) * w[pairs[:, 1]][:, None, :]
     return jnp.asarray((h / (problem.beta + problem.weight_decay)).reshape(problem.feature_shape), dtype=jnp.float64)
+
+
+# Expectations over lambda ~ Beta(alpha, alpha) at the exact optimum (defined in their own module,
+# which calls the root finders above; imported last for that reason).
+from ._expectations import ExpectedOptimum as ExpectedOptimum  # noqa: E402
+from ._expectations import expected_optimum as expected_optimum  # noqa: E402
