@@ -156,7 +156,7 @@ class MixupUFM:
             "dtype": check_dtype(dtype),
             "pairs": check_pairs(pairs, k),
             "embedding_seed": None if embedding_seed is None else check_int("embedding_seed", embedding_seed, 0),
-            "quadrature": None if quadrature is None else check_int("quadrature", quadrature, 1),
+            "quadrature": None if quadrature is None else _check_quadrature(quadrature),
         }
         given = [name for name in _LAMBDA_SOURCES if spec[name] is not None]
         if len(given) > 1:
@@ -435,6 +435,20 @@ class MixupUFM:
             jnp.asarray(self.pair_index),
         )
         return self.as_features(grad)
+
+
+MAX_QUADRATURE = 10_000
+
+
+def _check_quadrature(value: object) -> int:
+    """The number of Gauss-Jacobi nodes: 1 to 10000 (computing them costs O(M^2))."""
+    count = check_int("quadrature", value, 1)
+    if count > MAX_QUADRATURE:
+        raise ValueError(
+            f"quadrature must be <= {MAX_QUADRATURE} (computing the nodes costs O(M^2), and the rule is exact "
+            f"for polynomials of degree 2M - 1: far fewer nodes suffice), got {count}"
+        )
+    return count
 
 
 def _rebuild(spec: dict) -> MixupUFM:

@@ -44,7 +44,7 @@ __all__ = ["beta_rule", "chain_sequence"]
 _NEWTON_STEPS = 3
 
 
-def chain_sequence(p: float, q: float, n: int) -> Float[np.ndarray, " 2n+1"]:
+def chain_sequence(p: float, q: float, n: int) -> Float[np.ndarray, " twice_n_plus_1"]:
     r"""$\zeta_0 = 0, \zeta_1, \dots, \zeta_{2n}$ of $\mathrm{Beta}(p, q)$ (see the module docstring).
 
     The monic orthogonal polynomials satisfy $\pi_{k+1} = (\lambda - \zeta_{2k} - \zeta_{2k+1})\pi_k
