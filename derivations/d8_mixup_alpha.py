@@ -10,7 +10,21 @@ if __package__ in (None, ""):
 
 import sympy as sp
 
-from derivations._common import K, Section, beta, etf_beta, gamma, lam, run_standalone, s, t, typed_loss, typed_sqnorm_centred, u, v
+from derivations._common import (
+    K,
+    Section,
+    beta,
+    etf_beta,
+    gamma,
+    lam,
+    run_standalone,
+    s,
+    t,
+    typed_loss,
+    typed_sqnorm_centred,
+    u,
+    v,
+)
 from derivations.d3_same_class import same_class_blocks
 from derivations.d4_pair import pair_objective
 

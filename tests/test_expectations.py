@@ -52,7 +52,9 @@ def _mp_moments(p, q, count):
     return out
 
 
-@pytest.mark.parametrize(("p", "q", "n"), [(0.05, 0.05, 48), (1.0, 1.0, 48), (4.0, 4.0, 9), (0.05, 1.0, 20), (20.0, 20.0, 48)])
+@pytest.mark.parametrize(
+    ("p", "q", "n"), [(0.05, 0.05, 48), (1.0, 1.0, 48), (4.0, 4.0, 9), (0.05, 1.0, 20), (20.0, 20.0, 48)]
+)
 def test_beta_rule_is_exact_to_degree_2n_minus_1(p, q, n):
     """sum_i w_i lambda_i^k against 50-digit moments for k <= 2n - 1; the error at degree 2n is
     the squared norm of the monic orthogonal polynomial (a rule of degree 2n - 1 exactly)."""
@@ -172,7 +174,7 @@ def test_weights_do_not_move_the_optimum():
 def test_geometry_means_over_lambda_use_the_weights():
     problem = ufm.MixupUFM(3, alpha=0.05, quadrature=8)
     h = np.array(ufm.optimal_features(problem))
-    h[0, 0] *= 1.0 + (2.0 * problem.lambdas[:, None] - 1.0) ** 2  # norms that vary with lambda  # same-class norms that vary with lambda
+    h[0, 0] *= 1.0 + (2.0 * problem.lambdas[:, None] - 1.0) ** 2  # norms that vary with lambda
     norms = np.linalg.norm(h[[0, 1, 2], [0, 1, 2]], axis=-1)  # (K, M)
     weighted = ufm.feature_geometry(h, problem.classifier, problem.lambdas, lambda_weights=problem.lambda_weights)
     plain = ufm.feature_geometry(h, problem.classifier, problem.lambdas)

@@ -14,7 +14,9 @@ $10^{-13}$ relative:
 * **Weights.** The two end panels carry the singular factor $\lambda^{\alpha-1}$ (resp.
   $(1-\lambda)^{\alpha-1}$) in a Gauss–Jacobi rule of $\mathrm{Beta}(\alpha, 1)$
   (:func:`ufm._quadrature.beta_rule`); every other panel is Gauss–Legendre with the density as a
-  factor.
+  factor. The weights are normalised to sum to one (the normalising constant
+  $4^{\alpha-1}B(\alpha, \alpha)$ is known only to a relative rounding error of its logarithm, which
+  is large for large $\alpha$).
 * **Kinks.** $|p_c - \lambda|$, $|r - \lambda|$ ($r = p_c/(p_c + p_{c'})$), the distance
   $|u - v|/\sqrt{2\beta}$ and, for $K = 2$, $\|h\|$ are smooth except where the quantity inside the
   absolute value vanishes. Those points are panel ends, so each panel integrates a smooth function.
@@ -129,7 +131,6 @@ def _pair_values(k: int, gamma: float, scale: float, lam: np.ndarray) -> dict[st
     log_rest = math.log(k - 2) if k > 2 else -np.inf
     log_z = np.logaddexp(np.logaddexp(u, v), log_rest)
     p_c = np.exp(u - log_z)
-    p_c2 = np.exp(v - log_z)
     # -log p_c and -log p_c2 as softplus of (log of the other exponentials - own logit): no cancellation.
     neg_log_pc = np.logaddexp(0.0, np.logaddexp(v, log_rest) - u)
     neg_log_pc2 = np.logaddexp(0.0, np.logaddexp(u, log_rest) - v)
@@ -206,7 +207,8 @@ def _log_density(alpha: float, lam: np.ndarray) -> np.ndarray:
     - \log(4^{\alpha-1}B(\alpha, \alpha))$: the $\lambda$-dependent part stays $O(1)$ where the
     density matters, even for $\alpha = 10^6$ (the normalisation is corrected by the caller)."""
     centred = 2.0 * lam - 1.0
-    return (alpha - 1.0) * np.log1p(-centred * centred) - (scipy.special.betaln(alpha, alpha) + (alpha - 1.0) * math.log(4.0))
+    log_norm = scipy.special.betaln(alpha, alpha) + (alpha - 1.0) * math.log(4.0)
+    return (alpha - 1.0) * np.log1p(-centred * centred) - log_norm
 
 
 def _breakpoints(alpha: float, gamma: float, cuts: tuple[float, ...]) -> np.ndarray:
@@ -271,7 +273,7 @@ def _limit_values(k: int, gamma: float, scale: float) -> tuple[dict, dict]:
 
 @no_type_check  # arguments checked by hand, with one-line messages
 def expected_optimum(
-    num_classes: int, alpha: Float[ArrayLike, "..."], weight_decay: float, scale: float = 1.0
+    num_classes: int, alpha: Float[ArrayLike, ...], weight_decay: float, scale: float = 1.0
 ) -> ExpectedOptimum:
     r"""Expectations over $\lambda \sim \mathrm{Beta}(\alpha, \alpha)$ of the objective, confidence,
     calibration error, feature norm and boundary distance at the exact optimum.

@@ -18,6 +18,11 @@ iterations in forms that neither overflow nor cancel: logits enter only through 
 $\lambda$ and $1-\lambda$ are used separately so that $\lambda \to 0$ and $\lambda \to 1$ keep full
 relative accuracy. Every function broadcasts over its array arguments and works under ``jit`` and
 ``vmap``.
+
+:func:`expected_optimum` integrates quantities at the optimum (objective, confidence, calibration
+errors, feature norm, distance to the decision boundary) over mixup's $\lambda \sim
+\mathrm{Beta}(\alpha, \alpha)$, with the limits $\alpha \to 0$ and $\alpha \to \infty$ (in NumPy around the
+compiled root finders, not itself traceable).
 """
 
 from __future__ import annotations

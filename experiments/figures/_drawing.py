@@ -147,7 +147,8 @@ def alpha_legend(fig, colors: dict, classes: list):
     top.append(mark("<", 4.2, r"limit $\alpha \to 0$"))
     bottom = [Line2D([], [], color="0.3", lw=EXACT_LW, ls=CLASS_STYLES[i], label=rf"$K = {int(k)}$")
               for i, k in enumerate(classes)]
-    bottom += [mark("o", 3.2, r"numeric, drawn $\lambda$: mean $\pm$ 1.96 s.e."), mark(">", 4.2, r"limit $\alpha \to \infty$")]
+    bottom += [mark("o", 3.2, r"numeric, drawn $\lambda$: mean $\pm$ 1.96 s.e."),
+               mark(">", 4.2, r"limit $\alpha \to \infty$")]
     ncols = max(len(top), len(bottom))
     blank = Line2D([], [], linestyle="none", label=" ")
     top = top[:-1] + [blank] * (ncols - len(top)) + top[-1:]
