@@ -17,4 +17,5 @@ MODULES = (
     "d6_limits",
     "d7_closed_forms",
     "d8_margin_sensitivity",
+    "d9_mixup_alpha",
 )

@@ -18,6 +18,8 @@ FIGURES: dict[int, str] = {
     6: "fig6_mixup_alpha",
     7: "fig7_solvers",
     8: "fig8_higher_k",
+    9: "fig9_alpha_calibration",
+    10: "fig10_alpha_geometry",
 }
 
 

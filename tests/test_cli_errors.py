@@ -76,6 +76,14 @@ CASES = [
     (["--classes", "4", "--pairs", "17"], "--pairs", lambda: ufm.MixupUFM(4, pairs=17), ValueError,
      "pairs must be <= num_classes**2 = 16 (the number of ordered class pairs), got 17"),
     (["--pairs", "5.5"], "--pairs", lambda: ufm.MixupUFM(3, pairs=5.5), TypeError, "pairs must be an integer, got 5.5"),
+    (["--quadrature", "0"], "--quadrature", lambda: ufm.MixupUFM(3, quadrature=0), ValueError,
+     "quadrature must be >= 1, got 0"),
+    (["--quadrature", "2.5"], "--quadrature", lambda: ufm.MixupUFM(3, quadrature=2.5), TypeError,
+     "quadrature must be an integer, got 2.5"),
+    (["--quadrature", "20000"], "--quadrature", lambda: ufm.MixupUFM(3, quadrature=20000), ValueError,
+     "quadrature must be <= 10000 (computing the nodes costs O(M^2), and the rule is exact for polynomials of "
+     "degree 2M - 1: far fewer nodes suffice), got 20000"),
+    (["--quadrature", "4", "--lambdas", "8"], "--lambdas", None, None, "not allowed with argument --quadrature"),
     (["--check-tol", "0"], "--check-tol", None, ValueError, "check_tol must be finite and > 0, got 0.0"),
     (["--check-tol", "nan"], "--check-tol", None, ValueError, "check_tol must be finite and > 0, got nan"),
 ]
@@ -103,9 +111,24 @@ API_ONLY = [
      "devices applies to the newton solver only; lbfgs runs on one device (leave devices unset, or use method='newton')"),
     (functools.partial(ufm.MixupUFM, 3, lambdas=[0.5], num_lambdas=2), ValueError,
      "give either lambdas (explicit values) or num_lambdas (the size of a random draw), not both"),
+    (functools.partial(ufm.MixupUFM, 3, quadrature=4, num_lambdas=2), ValueError,
+     "give either num_lambdas (the size of a random draw) or quadrature (the number of Gauss-Jacobi nodes "
+     "of Beta(alpha, alpha)), not both"),
+    (functools.partial(ufm.MixupUFM, 3, quadrature=4, lambdas=[0.5]), ValueError,
+     "give either lambdas (explicit values) or quadrature (the number of Gauss-Jacobi nodes of "
+     "Beta(alpha, alpha)), not both"),
     (lambda: ufm.MixupUFM(3).replace(bogus=1), TypeError,
      "replace() got unknown argument(s) ['bogus']; arguments: num_classes, alpha, weight_decay, dim, "
-     "num_lambdas, scale, seed, lambdas, dtype, pairs, embedding_seed"),
+     "num_lambdas, scale, seed, lambdas, dtype, pairs, embedding_seed, quadrature"),
+    (lambda: ufm.analytic.expected_optimum(3, -1.0, 0.1), ValueError,
+     "alpha must be >= 0 (0 and inf give the limits), got -1.0"),
+    (lambda: ufm.analytic.expected_optimum(3, [0.5, math.nan], 0.1), ValueError,
+     "alpha must be >= 0 (0 and inf give the limits), got nan"),
+    (lambda: ufm.analytic.expected_optimum(3, "x", 0.1), TypeError,
+     "alpha must be a real number or an array of them, got 'x'"),
+    (lambda: ufm.analytic.expected_optimum(3, 1.0, 0.0), ValueError,
+     "weight_decay must be finite and > 0, got 0.0"),
+    (lambda: ufm.analytic.expected_optimum(1, 1.0, 0.1), ValueError, "num_classes must be >= 2, got 1"),
     (lambda: ufm.Newton(max_steps=0), ValueError, "max_steps must be >= 1, got 0"),
     (lambda: ufm.Optax("sgd"), TypeError, "transform must be an optax.GradientTransformation, got str"),
     (lambda: ufm.compare_features(np.zeros((2, 2, 1, 2)), np.zeros((2, 2, 1, 2)), [0.5], atol=-1.0), ValueError,
@@ -131,8 +154,9 @@ API_ONLY = [
 def run_cli_expecting_bad_input(argv, capsys, tmp_path):
     """Run the CLI in-process with --out; return its single stderr line after the common checks."""
     out = tmp_path / "results"
+    cheap = [] if "--quadrature" in argv else ["--lambdas", "2"]  # the two are mutually exclusive
     with pytest.raises(SystemExit) as exit_info:
-        main(["--lambdas", "2", "--out", str(out), *argv])
+        main([*cheap, "--out", str(out), *argv])
     assert exit_info.value.code == 2
     captured = capsys.readouterr()
     assert captured.out == ""

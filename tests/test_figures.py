@@ -14,7 +14,7 @@ import ufm
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "experiments" / "theory_figures.py"
-NUM_FIGURES = 8
+NUM_FIGURES = 10
 if str(ROOT) not in sys.path:  # `experiments` is a folder of the repository, not an installed package
     sys.path.insert(0, str(ROOT))
 
@@ -78,7 +78,7 @@ def test_from_without_data_fails_cleanly(tmp_path):
     assert "data/" in result.stderr
 
 
-@pytest.mark.parametrize("only", ["0", "9", "x"])
+@pytest.mark.parametrize("only", ["0", "11", "x"])
 def test_rejects_bad_figure_numbers(only, tmp_path):
     result = _run("--out", str(tmp_path / "o"), "--only", only)
     assert result.returncode == 2
@@ -95,3 +95,23 @@ def test_figures_use_the_package_exact_optimum_and_check():
     np.testing.assert_array_equal(_numeric.exact(k, mu, lambdas), reference)
     solved = _numeric.solve(ufm.MixupUFM(k, lambdas=lambdas, weight_decay=0.1), 1e-10)
     assert solved.report.ok and solved.max_rel_error < 1e-8
+
+
+def test_alpha_figures_measure_what_the_package_computes():
+    """Figures 9 and 10 average, over the numeric features, the same per-lambda quantities that
+    ufm.analytic.expected_optimum integrates: at the exact optimum they agree lambda by lambda."""
+    from experiments.figures import _numeric
+    from ufm import _expectations
+
+    problem = ufm.MixupUFM(4, alpha=0.5, num_lambdas=5, weight_decay=0.1, seed=3)
+    exact = np.asarray(ufm.optimal_features(problem))
+    measured = _numeric.sample_quantities(problem, exact)
+    per_lambda = _expectations._pair_values(4, problem.gamma, 1.0, problem.lambdas)
+    for key in ("confidence", "calibration_error", "pairwise_calibration_error", "feature_norm", "boundary_distance"):
+        np.testing.assert_allclose(measured[key], per_lambda[key], rtol=1e-12, atol=1e-15, err_msg=key)
+    import jax
+
+    per_sample = jax.jit(ufm.per_sample_objective)  # compiled once, instead of op by op
+    objective = np.asarray(per_sample(exact, problem.classifier, problem.lambdas, 0.1)).mean(axis=(0, 1))
+    np.testing.assert_allclose(measured["objective"], objective, rtol=1e-13)
+

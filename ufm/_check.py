@@ -128,6 +128,8 @@ class Report:
 
 
 def _lambda_source(problem: MixupUFM) -> str:
+    if problem.lambda_source == "quadrature":
+        return "Gauss-Jacobi quadrature of Beta(alpha, alpha), weighted"
     return f"seed {problem.seed}" if problem.lambda_source == "drawn" else "given"
 
 
@@ -206,7 +208,8 @@ def check(
     objective_exact = _exact_objective(problem, w64, margins)
     exact_seconds = time.perf_counter() - t0
     geometry = feature_geometry(solution.features, problem.classifier, problem.lambdas,
-                                None if problem.pairs is None else problem.pair_index)
+                                None if problem.pairs is None else problem.pair_index,
+                                lambda_weights=problem.lambda_weights)
 
     reasons = []
     if not solution.converged:

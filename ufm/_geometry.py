@@ -33,13 +33,16 @@ def feature_geometry(
     classifier: Float[ArrayLike, "K d"],
     lambdas: Float[ArrayLike, " M"],
     pair_index: Int[ArrayLike, "P 2"] | None = None,
+    lambda_weights: Float[ArrayLike, " M"] | None = None,
 ) -> dict:
     r"""The structure predicted by the theory, measured on ``features``.
 
     ``features`` are ``(K, K, M, d)``, or ``(P, M, d)`` together with the ``pair_index`` of a
-    problem with ``pairs``. Returns a dict with
+    problem with ``pairs``. ``lambda_weights`` (default uniform; ``problem.lambda_weights``) weight
+    the mean over $\lambda$. Returns a dict with
       * ``same_class_norm_mean`` and ``same_class_norm_spread``: mean of $\|h\|$ over same-class
-        samples and its spread (max - min) over $\lambda$ and classes (theory: spread 0);
+        samples (over classes, and over $\lambda$ with ``lambda_weights``) and its spread
+        (max - min) over $\lambda$ and classes (theory: spread 0);
       * ``same_class_max_misalignment``: the largest norm of the component of a same-class feature
         orthogonal to $w_c$ (theory: 0);
       * ``max_outside_pair_span``: the largest norm of the component of a different-class feature
@@ -51,6 +54,10 @@ def feature_geometry(
     """
     w = np.asarray(classifier, dtype=np.float64)
     lam = np.asarray(lambdas, dtype=np.float64)
+    nu = np.full(lam.size, 1.0) if lambda_weights is None else np.asarray(lambda_weights, dtype=np.float64)
+    if nu.shape != lam.shape:
+        raise ValueError(f"lambda_weights must have the shape of lambdas {lam.shape}, got {nu.shape}")
+    nu = nu / nu.sum()
     k = w.shape[0]
     h = np.asarray(features, dtype=np.float64)
     if pair_index is None:
@@ -85,7 +92,7 @@ def feature_geometry(
             distance = np.abs(np.sum(hs[:, m_half] * direction, axis=-1)).max()
             boundary = np.maximum(boundary, distance)
         return {
-            "same_class_norm_mean": float(norms.mean()),
+            "same_class_norm_mean": float((norms @ nu).mean()),
             "same_class_norm_spread": float(norms.max() - norms.min()),
             "same_class_max_misalignment": float(misalign.max()),
             "max_outside_pair_span": float(outside),

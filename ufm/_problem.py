@@ -25,6 +25,7 @@ from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._etf import simplex_etf
 from ._objective import jit_objective, jit_per_sample_gradient
+from ._quadrature import beta_rule
 from ._validation import (
     check_dim,
     check_dtype,
@@ -52,9 +53,15 @@ _SPEC_DEFAULTS: dict[str, Any] = {
     "dtype": "float64",
     "pairs": None,
     "embedding_seed": None,
+    "quadrature": None,
 }
 # Ways of choosing the mixing coefficients; giving one in replace() drops the others.
-_LAMBDA_SOURCES = ("lambdas", "num_lambdas")
+_LAMBDA_SOURCES = ("lambdas", "num_lambdas", "quadrature")
+_LAMBDA_SOURCE_WORDS = {
+    "lambdas": "lambdas (explicit values)",
+    "num_lambdas": "num_lambdas (the size of a random draw)",
+    "quadrature": "quadrature (the number of Gauss-Jacobi nodes of Beta(alpha, alpha))",
+}
 
 
 class MixupUFM:
@@ -68,14 +75,24 @@ class MixupUFM:
     $$\mathcal{L}(H) = \sum_{p,m} \omega_p\,\nu_m\Bigl[\operatorname{logsumexp}(Wh_{pm})
     - y_{pm}^\top Wh_{pm} + \frac{\mu}{2}\|h_{pm}\|^2\Bigr],$$
 
-    with pair weights $\omega_p$ and $\lambda$ weights $\nu_m$ (both uniform here, so
-    $\mathcal{L}$ is the plain mean) and $\mu$ the weight decay *per feature* (the convention
+    with pair weights $\omega_p$ and $\lambda$ weights $\nu_m$ (uniform, so $\mathcal{L}$ is the plain
+    mean, except for the quadrature weights $\nu_m$ with ``quadrature``) and $\mu$ the weight decay
+    *per feature* (the convention
     $\frac1N\sum\ell + \frac{\lambda_H}{2}\|H\|_F^2$ has $\mu = N\lambda_H$). Weights multiply loss
     and decay alike, so they do not move any sample's optimum. Fisher, Meng & Papyan, ICLR 2024,
     Sec. 3.
 
     Features are laid out as ``(K, K, M, d)``: ``features[c, c2, m]`` is the sample with target
     ``lambdas[m] * e_c + (1 - lambdas[m]) * e_c2``.
+
+    **Exact expectations over $\lambda$** (``quadrature=M``): instead of a random draw, the
+    $\lambda_m$ are the $M$ Gauss–Jacobi nodes of $\mathrm{Beta}(\alpha, \alpha)$ on $[0, 1]$ and
+    $\nu_m$ their weights, so $\sum_m \nu_m f(\lambda_m) = \mathbb{E}_{\lambda}[f(\lambda)]$ exactly for
+    polynomials $f$ of degree $\le 2M - 1$, and to near machine precision for the smooth
+    per-sample optimum when $M$ resolves it (``quadrature=48`` gives $10^{-10}$ or better for
+    $\mu \gtrsim 10^{-2}$; :func:`ufm.analytic.expected_optimum` handles any $\mu$). The objective is
+    then the expectation over $\lambda$ without Monte-Carlo noise; the samples and their optima are
+    unchanged (weights multiply loss and decay alike).
 
     **Pair subsampling** (for large $K$, where $K^2M$ samples do not fit): with ``pairs=P`` only
     $P$ ordered pairs are kept, the $K$ same-class pairs and $P - K$ different-class pairs drawn
@@ -94,13 +111,16 @@ class MixupUFM:
         scale: row norm $s$ of the classifier.
         seed: seed of the $\lambda$ draw and of the pair draw (NumPy ``default_rng``).
         lambdas: explicit mixing coefficients in $[0, 1]$, used instead of a draw (not together
-            with ``num_lambdas``).
+            with ``num_lambdas`` or ``quadrature``).
         dtype: ``"float64"`` (default; for anything that checks theory) or ``"float32"``.
         pairs: ``None`` (default: all $K^2$ ordered pairs, layout ``(K, K, M, d)``) or the number
             $P$ of ordered pairs to keep, $K \le P \le K^2$ (layout ``(P, M, d)``).
         embedding_seed: ``None`` (default) places the ETF in the first coordinates; an integer
             picks a random orthonormal embedding (:func:`ufm.simplex_etf`). The optimal logits do
             not depend on it.
+        quadrature: $M$: use the $M$ Gauss–Jacobi nodes of $\mathrm{Beta}(\alpha, \alpha)$ as the
+            mixing coefficients and their weights as ``lambda_weights`` (not together with
+            ``num_lambdas`` or ``lambdas``); see above.
     """
 
     # The arguments are checked by hand (one-line messages, tested), not by the annotations.
@@ -121,6 +141,7 @@ class MixupUFM:
         dtype: str = "float64",
         pairs: int | None = None,
         embedding_seed: int | None = None,
+        quadrature: int | None = None,
     ):
         k = check_num_classes(num_classes)
         spec = {
@@ -135,16 +156,22 @@ class MixupUFM:
             "dtype": check_dtype(dtype),
             "pairs": check_pairs(pairs, k),
             "embedding_seed": None if embedding_seed is None else check_int("embedding_seed", embedding_seed, 0),
+            "quadrature": None if quadrature is None else _check_quadrature(quadrature),
         }
-        if spec["lambdas"] is not None and spec["num_lambdas"] is not None:
-            raise ValueError(
-                "give either lambdas (explicit values) or num_lambdas (the size of a random draw), not both"
-            )
-        if spec["lambdas"] is None:
+        given = [name for name in _LAMBDA_SOURCES if spec[name] is not None]
+        if len(given) > 1:
+            first, second = (_LAMBDA_SOURCE_WORDS[name] for name in given[:2])
+            raise ValueError(f"give either {first} or {second}, not both")
+        lam_weights = None
+        if spec["lambdas"] is not None:
+            lam = np.array(spec["lambdas"], dtype=np.float64)
+        elif spec["quadrature"] is not None:
+            lam, lam_weights = beta_rule(spec["alpha"], spec["alpha"], spec["quadrature"])
+        else:
             m = DEFAULT_NUM_LAMBDAS if spec["num_lambdas"] is None else spec["num_lambdas"]
             lam = draw_lambdas(spec["alpha"], m, spec["seed"])
-        else:
-            lam = np.array(spec["lambdas"], dtype=np.float64)
+        if lam_weights is None:
+            lam_weights = np.full(lam.size, 1.0 / lam.size)
         pair_index = all_pairs(k) if spec["pairs"] is None else draw_pairs(k, spec["pairs"], spec["seed"])
         d = k if spec["dim"] is None else spec["dim"]
         w = simplex_etf(k, d, spec["scale"], seed=spec["embedding_seed"])
@@ -152,7 +179,7 @@ class MixupUFM:
         set_(self, "_spec", spec)
         set_(self, "_dim", d)
         set_(self, "_lambdas", _read_only(lam))
-        set_(self, "_lambda_weights", _read_only(np.full(lam.size, 1.0 / lam.size)))
+        set_(self, "_lambda_weights", _read_only(lam_weights))
         set_(self, "_pair_index", _read_only(pair_index))
         set_(self, "_pair_weights", _read_only(np.full(pair_index.shape[0], 1.0 / pair_index.shape[0])))
         set_(self, "_classifier", jnp.asarray(w, dtype=spec["dtype"]))
@@ -170,8 +197,9 @@ class MixupUFM:
         """A new problem with some arguments changed; everything derived is rebuilt.
 
         Drawn mixing coefficients are drawn again from the new ``seed``, ``alpha`` or
-        ``num_lambdas``; explicit ``lambdas`` are kept unless replaced. Giving ``lambdas`` or
-        ``num_lambdas`` switches to that way of choosing them.
+        ``num_lambdas``, and quadrature nodes recomputed for the new ``alpha``; explicit ``lambdas``
+        are kept unless replaced. Giving ``lambdas``, ``num_lambdas`` or ``quadrature`` switches to
+        that way of choosing them.
         """
         unknown = sorted(set(changes) - set(self._spec))
         if unknown:
@@ -217,7 +245,7 @@ class MixupUFM:
 
     @property
     def alpha(self) -> float:
-        r"""Mixup's $\alpha$ ($\lambda \sim \mathrm{Beta}(\alpha, \alpha)$ when drawn)."""
+        r"""Mixup's $\alpha$ ($\lambda \sim \mathrm{Beta}(\alpha, \alpha)$ when drawn or with ``quadrature``)."""
         return self._spec["alpha"]
 
     @property
@@ -263,7 +291,7 @@ class MixupUFM:
         convention. :meth:`from_config` rebuilds the problem from it."""
         config = self.spec()
         config["dim"] = self.dim
-        if config["lambdas"] is None:
+        if self.lambda_source == "drawn":
             config["num_lambdas"] = self.num_lambdas
         config["lambda_source"] = self.lambda_source
         config["weight_decay_convention"] = "per feature: weighted mean over samples of [loss + mu/2 ||h||^2]"
@@ -294,12 +322,21 @@ class MixupUFM:
 
     @property
     def lambda_source(self) -> str:
-        """``"drawn"`` (from Beta(alpha, alpha) with ``seed``) or ``"given"``."""
-        return "drawn" if self._spec["lambdas"] is None else "given"
+        """``"drawn"`` (from Beta(alpha, alpha) with ``seed``), ``"given"`` (explicit ``lambdas``) or
+        ``"quadrature"`` (Gauss-Jacobi nodes of Beta(alpha, alpha))."""
+        if self._spec["lambdas"] is not None:
+            return "given"
+        return "quadrature" if self._spec["quadrature"] is not None else "drawn"
+
+    @property
+    def quadrature(self) -> int | None:
+        """The number of Gauss-Jacobi nodes when the coefficients are a quadrature rule, else ``None``."""
+        return self._spec["quadrature"]
 
     @property
     def lambda_weights(self) -> Float[np.ndarray, " M"]:
-        r"""Weights $\nu_m$ of the coefficients in every mean over $\lambda$ (sum 1; uniform $1/M$)."""
+        r"""Weights $\nu_m$ of the coefficients in every mean over $\lambda$ (sum 1): uniform $1/M$
+        for drawn or given coefficients, the Gauss–Jacobi weights with ``quadrature``."""
         return self._lambda_weights
 
     @property
@@ -398,6 +435,20 @@ class MixupUFM:
             jnp.asarray(self.pair_index),
         )
         return self.as_features(grad)
+
+
+MAX_QUADRATURE = 10_000
+
+
+def _check_quadrature(value: object) -> int:
+    """The number of Gauss-Jacobi nodes: 1 to 10000 (computing them costs O(M^2))."""
+    count = check_int("quadrature", value, 1)
+    if count > MAX_QUADRATURE:
+        raise ValueError(
+            f"quadrature must be <= {MAX_QUADRATURE} (computing the nodes costs O(M^2), and the rule is exact "
+            f"for polynomials of degree 2M - 1: far fewer nodes suffice), got {count}"
+        )
+    return count
 
 
 def _rebuild(spec: dict) -> MixupUFM:

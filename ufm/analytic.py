@@ -18,6 +18,11 @@ iterations in forms that neither overflow nor cancel: logits enter only through 
 $\lambda$ and $1-\lambda$ are used separately so that $\lambda \to 0$ and $\lambda \to 1$ keep full
 relative accuracy. Every function broadcasts over its array arguments and works under ``jit`` and
 ``vmap``.
+
+:func:`expected_optimum` integrates quantities at the optimum (objective, confidence, calibration
+errors, feature norm, distance to the decision boundary) over mixup's $\lambda \sim
+\mathrm{Beta}(\alpha, \alpha)$, with the limits $\alpha \to 0$ and $\alpha \to \infty$ (in NumPy around the
+compiled root finders, not itself traceable).
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ __all__ = [
     "optimal_samples",
     "optimal_features",
     "mse_optimal_features",
+    "expected_optimum",
+    "ExpectedOptimum",
 ]
 
 
@@ -303,3 +310,9 @@ def mse_optimal_features(problem: MixupUFM) -> Float[Array, "K K M d"] | Float[A
     pairs = problem.pair_index
     h = lam * w[pairs[:, 0]][:, None, :] + (1 - lam) * w[pairs[:, 1]][:, None, :]
     return jnp.asarray((h / (problem.beta + problem.weight_decay)).reshape(problem.feature_shape), dtype=jnp.float64)
+
+
+# Expectations over lambda ~ Beta(alpha, alpha) at the exact optimum (defined in their own module,
+# which calls the root finders above; imported last for that reason).
+from ._expectations import ExpectedOptimum as ExpectedOptimum  # noqa: E402
+from ._expectations import expected_optimum as expected_optimum  # noqa: E402

@@ -75,6 +75,7 @@ _OPTION = {
     "rtol": "--check-tol",
     "devices": "--devices",
     "pairs": "--pairs",
+    "quadrature": "--quadrature",
 }
 
 
@@ -111,7 +112,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="weight decay mu > 0 per feature (objective: mean over samples of loss + mu/2 ||h||^2)",
     )
     p.add_argument("--dim", type=_number, default=None, metavar="D", help="feature dimension d >= K-1 (default K)")
-    p.add_argument("--lambdas", type=_number, default=64, metavar="M", help="number of mixing coefficients drawn")
+    lambda_source = p.add_mutually_exclusive_group()
+    lambda_source.add_argument(
+        "--lambdas", type=_number, default=None, metavar="M", help="number of mixing coefficients drawn (default 64)"
+    )
+    lambda_source.add_argument(
+        "--quadrature",
+        type=_number,
+        default=None,
+        metavar="M",
+        help="instead of a random draw, use the M Gauss-Jacobi nodes of Beta(alpha, alpha) as the mixing "
+        "coefficients, weighted so that the objective and every mean over lambda are exact expectations "
+        "over lambda ~ Beta(alpha, alpha) (no Monte-Carlo noise; 48 nodes give about 1e-10 or better for "
+        "mu >= 1e-2)",
+    )
     p.add_argument("--scale", type=_number, default=1.0, help="row norm s > 0 of the simplex-ETF classifier")
     p.add_argument("--seed", type=_number, default=0, help="seed of the lambda draw (and of the pair draw)")
     p.add_argument(
@@ -188,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             dtype=args.dtype,
             pairs=args.pairs,
+            quadrature=args.quadrature,
         )
         if args.method not in ufm.SOLVERS:
             raise ValueError(f"unknown method {args.method!r}; choose one of {', '.join(ufm.SOLVERS)}")

@@ -198,3 +198,125 @@ def lambda_grids(s: FigureSettings, edges: bool = False) -> tuple[np.ndarray, np
 def margin_solves(s: FigureSettings) -> list[Solved]:
     _, lam_m = lambda_grids(s)
     return [solve_lambdas(s.margin_classes, float(mu), tuple(lam_m), s.tol) for mu in s.margin_decays]
+
+
+# Figures 9 and 10: expectations over lambda ~ Beta(alpha, alpha) at the optimum.
+SWEEP_QUANTITIES = (
+    "objective",
+    "confidence",
+    "calibration_error",
+    "pairwise_calibration_error",
+    "feature_norm",
+    "boundary_distance",
+)
+
+
+def sample_quantities(problem: ufm.MixupUFM, features: np.ndarray) -> dict[str, np.ndarray]:
+    r"""Per mixing coefficient $\lambda_m$, the quantities of :class:`ufm.analytic.ExpectedOptimum`
+    measured on ``features`` (``(K, K, M, d)``): the objective averaged over all $K^2$ ordered
+    pairs, every other quantity over the $K(K-1)$ different-class pairs $(c, c')$, with $c$ the
+    class weighted by $\lambda$. Returns arrays of shape ``(M,)``."""
+    k = problem.num_classes
+    w = np.asarray(problem.classifier, dtype=np.float64)
+    h = np.asarray(features, dtype=np.float64)
+    lam = problem.lambdas
+    # The per-sample objective logsumexp(z) - lambda z_c - (1 - lambda) z_c2 + mu/2 ||h||^2 in NumPy
+    # (ufm.per_sample_objective is the same formula; run eagerly, JAX would compile each operation).
+    z_all = h @ w.T  # (K, K, M, K)
+    idx = np.arange(k)
+    z_first = z_all[idx[:, None], idx[None, :], :, idx[:, None]]  # (K, K, M): z_c of pair (c, c2)
+    z_second = z_all[idx[:, None], idx[None, :], :, idx[None, :]]
+    values = (scipy.special.logsumexp(z_all, axis=-1) - lam * z_first - (1.0 - lam) * z_second
+              + 0.5 * problem.weight_decay * np.sum(h * h, axis=-1))
+    first, second = np.nonzero(~np.eye(k, dtype=bool))
+    hp = h[first, second]  # (K(K-1), M, d)
+    z = hp @ w.T
+    p = scipy.special.softmax(z, axis=-1)
+    p_c = np.take_along_axis(p, first[:, None, None], -1)[..., 0]  # (K(K-1), M)
+    p_c2 = np.take_along_axis(p, second[:, None, None], -1)[..., 0]
+    z_c = np.take_along_axis(z, first[:, None, None], -1)[..., 0]
+    z_c2 = np.take_along_axis(z, second[:, None, None], -1)[..., 0]
+    return {
+        "objective": values.mean(axis=(0, 1)),
+        "confidence": p_c.mean(axis=0),
+        "calibration_error": np.abs(p_c - lam).mean(axis=0),
+        "pairwise_calibration_error": np.abs(p_c / (p_c + p_c2) - lam).mean(axis=0),
+        "feature_norm": np.linalg.norm(hp, axis=-1).mean(axis=0),
+        "boundary_distance": (np.abs(z_c - z_c2) / np.sqrt(2.0 * problem.beta)).mean(axis=0),
+    }
+
+
+@functools.lru_cache(maxsize=4)
+def alpha_sweep(s: FigureSettings) -> tuple[dict, dict]:
+    r"""Exact expectations versus $\alpha$ (:func:`ufm.analytic.expected_optimum`, with the limits
+    $\alpha \to 0$ and $\alpha \to \infty$) and Monte-Carlo estimates from numeric solves on drawn
+    $\lambda$, for every $(K, \mu)$ of ``s``. Cached: figures 9 and 10 share it.
+
+    Returns ``(arrays, info)``; curves are indexed by ``c`` over the combinations in
+    ``arrays["classes"]``, ``arrays["weight_decays"]``.
+    """
+    lo, hi = s.sweep_alpha_range
+    alphas = np.geomspace(lo, hi, s.sweep_alpha_points)
+    markers = np.array(s.sweep_markers, dtype=np.float64)
+    combos = [(k, mu) for k in s.sweep_classes for mu in s.sweep_decays]
+    exact = {q: [] for q in SWEEP_QUANTITIES}
+    small = {q: [] for q in SWEEP_QUANTITIES}
+    large = {q: [] for q in SWEEP_QUANTITIES}
+    at_markers = {q: [] for q in SWEEP_QUANTITIES}
+    mean = {q: [] for q in SWEEP_QUANTITIES}
+    stderr = {q: [] for q in SWEEP_QUANTITIES}
+    solves = []
+    for k, mu in combos:
+        curve = ufm.analytic.expected_optimum(k, np.concatenate([[0.0], alphas, markers, [np.inf]]), mu)
+        for q in SWEEP_QUANTITIES:
+            values = getattr(curve, q)
+            small[q].append(values[0])
+            exact[q].append(values[1 : 1 + alphas.size])
+            at_markers[q].append(values[1 + alphas.size : -1])
+            large[q].append(values[-1])
+        rows = {q: ([], []) for q in SWEEP_QUANTITIES}
+        for alpha in markers:
+            # An independent draw for every marker (seed, seed + 1, ...), so their errors are independent.
+            problem = ufm.MixupUFM(k, alpha=float(alpha), weight_decay=mu, num_lambdas=s.sweep_draws,
+                                   seed=s.seed + len(solves))
+            solved = solve(problem, s.tol)
+            measured = sample_quantities(problem, np.asarray(solved.solution.features))
+            for q in SWEEP_QUANTITIES:
+                rows[q][0].append(measured[q].mean())
+                rows[q][1].append(measured[q].std(ddof=1) / np.sqrt(measured[q].size))
+            solves.append(solved.summary() | {"alpha": float(alpha)})
+        for q in SWEEP_QUANTITIES:
+            mean[q].append(rows[q][0])
+            stderr[q].append(rows[q][1])
+    arrays = {
+        "alphas": alphas,
+        "alphas_markers": markers,
+        "classes": np.array([k for k, _ in combos], dtype=np.float64),
+        "weight_decays": np.array([mu for _, mu in combos]),
+    }
+    for q in SWEEP_QUANTITIES:
+        arrays[f"{q}_exact"] = np.stack(exact[q])  # (C, F)
+        arrays[f"{q}_alpha_to_0"] = np.array(small[q])  # (C,)
+        arrays[f"{q}_alpha_to_inf"] = np.array(large[q])
+        arrays[f"{q}_exact_at_markers"] = np.stack(at_markers[q])  # (C, A)
+        arrays[f"{q}_monte_carlo"] = np.stack(mean[q])  # (C, A)
+        arrays[f"{q}_monte_carlo_stderr"] = np.stack(stderr[q])
+    # How far the Monte-Carlo means are from the exact expectations, in standard errors.
+    z_scores = {
+        q: float(np.max(np.abs(arrays[f"{q}_monte_carlo"] - arrays[f"{q}_exact_at_markers"])
+                        / arrays[f"{q}_monte_carlo_stderr"]))
+        for q in SWEEP_QUANTITIES
+    }
+    info = {
+        "lambda_distribution": "Beta(alpha, alpha); Monte-Carlo: numpy default_rng(seed + i) for the i-th marker",
+        "draws_per_marker": s.sweep_draws,
+        "averaging": "objective: all K^2 ordered pairs (full model); other quantities: different-class pairs, "
+        "c the class weighted by lambda",
+        "exact": "ufm.analytic.expected_optimum (composite Gauss quadrature over lambda); limits alpha -> 0 "
+        "and alpha -> inf from docs/derivations.md Result 9.2",
+        "error_bars": "Monte-Carlo mean +- 1.96 standard errors over the draws",
+        "max_abs_z_score": z_scores,
+        "solves": solves,
+        "max_rel_error": max(x["max_rel_error"] for x in solves),
+    }
+    return arrays, info

@@ -31,6 +31,11 @@ class FigureSettings:
         mixup_samples: $\lambda \sim \mathrm{Beta}(\alpha, \alpha)$ draws per $\alpha$.
         solver_classes, solver_decay, solver_lambdas, solver_steps: figure 7.
         leak_classes, leak_decay: figure 8.
+        sweep_alpha_range: the $\alpha$ range of figures 9 and 10 (log axis).
+        sweep_alpha_points: points of their exact curves.
+        sweep_classes, sweep_decays: the $(K, \mu)$ of their curves (every combination).
+        sweep_markers: the $\alpha$ of their Monte-Carlo markers.
+        sweep_draws: $\lambda \sim \mathrm{Beta}(\alpha, \alpha)$ draws per marker, each solved numerically.
         seed: seed of every random draw.
     """
 
@@ -54,6 +59,12 @@ class FigureSettings:
     solver_steps: tuple[tuple[str, int], ...] = (("gd", 3000), ("adam", 3000), ("lbfgs", 500), ("newton", 100))
     leak_classes: int = 10
     leak_decay: float = 1e-2
+    sweep_alpha_range: tuple[float, float] = (0.05, 20.0)
+    sweep_alpha_points: int = 81
+    sweep_classes: tuple[int, ...] = (3, 10)
+    sweep_decays: tuple[float, ...] = (1e-3, 1e-2, 1e-1)
+    sweep_markers: tuple[float, ...] = (0.05, 0.2, 1.0, 5.0, 20.0)
+    sweep_draws: int = 256
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -83,4 +94,9 @@ def quick_settings() -> FigureSettings:
         solver_lambdas=5,
         solver_steps=(("gd", 50), ("adam", 50), ("lbfgs", 50), ("newton", 20)),
         leak_classes=3,
+        sweep_alpha_points=9,
+        sweep_classes=(3,),
+        sweep_decays=(0.1,),
+        sweep_markers=(0.2, 5.0),
+        sweep_draws=5,
     )
