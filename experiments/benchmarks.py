@@ -18,6 +18,15 @@ All minimise the sum over samples (per-sample gradients) and stop when the large
 gradient 2-norm is at most ``--tol``. First-order methods get an iteration cap (they need thousands
 of iterations for 1e-10) and are reported as not converged when they hit it. Writes
 ``benchmarks.json`` and ``benchmarks.png`` into ``--out``.
+
+``--suite metrics`` benchmarks :mod:`ufm.metrics` instead (``python experiments/benchmarks.py --suite
+metrics --out DIR``): ``neural_collapse``, ``mixup_geometry`` and ``fit_weight_decay`` on
+``--samples`` mixed samples (default 1e6, K = 10, d = 64, float64: the exact UFM optimum of a
+perturbed simplex-ETF classifier plus noise), with one mixing coefficient per batch of 128 (as
+mixup draws it) and one per sample (the fit's worst case: every lambda distinct). Each function
+runs in a fresh subprocess that loads the saved samples, so its peak resident memory beyond the
+loaded input is its own; it is called twice (the first call includes compiling the exact margins)
+and both wall times are reported. Writes ``metrics_benchmarks.json``.
 """
 
 from __future__ import annotations
@@ -253,6 +262,130 @@ def _plot(results: list[dict], path: Path) -> None:
     del np
 
 
+METRICS_FUNCTIONS = ("neural_collapse", "mixup_geometry", "fit_weight_decay")
+LAMBDA_MODES = {"per batch of 128": 128, "per sample": 1}
+
+
+def _metrics_data(cfg: dict) -> None:
+    """Mixed samples near the UFM optimum of a perturbed ETF (mu = 1e-2), saved to ``cfg["path"]``."""
+    import numpy as np
+
+    import ufm
+    from ufm import metrics
+
+    rng = np.random.default_rng(0)
+    n, k, d = cfg["N"], cfg["K"], cfg["d"]
+    w = np.asarray(ufm.simplex_etf(k, d, seed=1)) + 0.05 * rng.standard_normal((k, d))
+    a = rng.integers(0, k, n)
+    b = np.where(rng.random(n) < 1.0 / k, a, rng.integers(0, k, n))
+    per = cfg["lambda_batch"]
+    lam = np.repeat(rng.beta(1.0, 1.0, n // per + 1), per)[:n]
+    h = metrics.exact_optimum(w, a, b, lam, 1e-2)
+    h += 0.1 * np.sqrt(np.mean(h * h)) * rng.standard_normal(h.shape)
+    with open(cfg["path"], "wb") as f:
+        np.savez(f, features=h, classifier=w, class_a=a, class_b=b, lambdas=lam)
+
+
+def _rss_bytes(field: str) -> int:
+    """VmRSS (current) or VmHWM (peak) of this process, from /proc (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise OSError(f"{field} not in /proc/self/status")
+
+
+def _metrics_worker(cfg: dict) -> dict:
+    import numpy as np
+
+    from ufm import metrics
+
+    if cfg.get("make_data"):
+        _metrics_data(cfg)
+        return {}
+    with np.load(cfg["path"]) as saved:
+        data = {key: saved[key] for key in saved.files}
+    input_bytes = sum(v.nbytes for v in data.values())
+    rss_loaded = _rss_bytes("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
+    h, w, a, b, lam = (data[key] for key in ("features", "classifier", "class_a", "class_b", "lambdas"))
+    name = cfg["function"]
+    if name == "neural_collapse":
+        call = lambda: metrics.neural_collapse(h, a, w)  # noqa: E731  (every sample labelled by its class a)
+    else:
+        call = lambda: getattr(metrics, name)(h, w, a, b, lam)  # noqa: E731
+    times, cpu = [], []
+    for _ in range(2):
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = call()
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    record = {
+        **{key: cfg[key] for key in ("function", "N", "K", "d", "lambda_mode")},
+        "cold_seconds": times[0],
+        "warm_seconds": times[1],
+        "warm_cpu_seconds": cpu[1],  # user + system time of all threads: less sensitive to other load
+        "load_average": os.getloadavg(),
+        "input_bytes": input_bytes,
+        "rss_after_load_bytes": rss_loaded,
+        "peak_beyond_input_bytes": _rss_bytes("VmHWM") - rss_loaded,
+        "distinct_lambdas": int(np.unique(lam[a != b]).size),
+    }
+    if name == "fit_weight_decay":
+        record.update(weight_decay=result.weight_decay, rel_residual=result.rel_residual)
+    elif name == "neural_collapse":
+        record.update(nc1=result.nc1, etf_error=result.etf_error)
+    else:
+        record.update(outside_span_mean=result.outside_span_mean)
+    return record
+
+
+def _metrics_suite(args) -> int:
+    import tempfile
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    base = {"N": args.samples, "K": args.metric_classes, "d": args.feature_dim}
+    with tempfile.TemporaryDirectory(prefix="ufm-metrics-bench") as tmp:
+        for mode, per in LAMBDA_MODES.items():
+            cfg = {**base, "lambda_mode": mode, "lambda_batch": per, "path": str(Path(tmp) / "samples.npz")}
+            print(f"samples, lambda {mode} ...", file=sys.stderr, flush=True)
+            subprocess.run([sys.executable, __file__, "--out", str(out), "--metrics-worker",
+                            json.dumps({**cfg, "make_data": True})],
+                           check=True, stdout=subprocess.DEVNULL, timeout=args.timeout)
+            for name in METRICS_FUNCTIONS:
+                print(f"  {name:18s} ...", end=" ", flush=True, file=sys.stderr)
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--out", str(out), "--metrics-worker",
+                     json.dumps({**cfg, "function": name})],
+                    capture_output=True, text=True, timeout=args.timeout,
+                )
+                if proc.returncode != 0:
+                    r = {**cfg, "function": name, "error": proc.stderr.strip().splitlines()[-1]}
+                    print(r["error"], file=sys.stderr, flush=True)
+                else:
+                    r = json.loads(proc.stdout.strip().splitlines()[-1])
+                    print(f"{r['warm_seconds']:.2f} s", file=sys.stderr, flush=True)
+                results.append(r)
+    ok = [r for r in results if "error" not in r]
+    print(f"\nufm.metrics, N = {args.samples}, K = {args.metric_classes}, d = {args.feature_dim}, float64 "
+          "(first call includes compiling the exact margins)")
+    print(f"{'lambda':18s} {'function':18s} {'first [s]':>10s} {'second [s]':>11s} {'second, CPU [s]':>16s} "
+          f"{'peak beyond input [GiB]':>24s}")
+    for mode in LAMBDA_MODES:
+        rows = [r for r in ok if r["lambda_mode"] == mode]
+        for r in rows:
+            print(f"{mode:18s} {r['function']:18s} {r['cold_seconds']:10.2f} {r['warm_seconds']:11.2f} "
+                  f"{r['warm_cpu_seconds']:16.2f} {r['peak_beyond_input_bytes'] / 2**30:24.3f}")
+        if len(rows) == len(METRICS_FUNCTIONS):
+            print(f"{mode:18s} {'all three':18s} {sum(r['cold_seconds'] for r in rows):10.2f} "
+                  f"{sum(r['warm_seconds'] for r in rows):11.2f} {sum(r['warm_cpu_seconds'] for r in rows):16.2f}")
+    report = {"machine": _machine(), "results": results}
+    (out / "metrics_benchmarks.json").write_text(json.dumps(report, indent=1))
+    print(f"wrote {out / 'metrics_benchmarks.json'}", file=sys.stderr)
+    return 0 if len(ok) == len(results) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="folder for benchmarks.json and benchmarks.png")
@@ -269,8 +402,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="one timed run each")
     p.add_argument("--timeout", type=float, default=900, help="seconds per configuration")
     p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--suite", choices=("solvers", "metrics"), default="solvers",
+        help="solvers: the solver comparison above (default); metrics: ufm.metrics on --samples mixed samples",
+    )
+    p.add_argument("--samples", type=int, default=1_000_000, metavar="N", help="--suite metrics: samples")
+    p.add_argument("--metric-classes", type=int, default=10, metavar="K", help="--suite metrics: classes")
+    p.add_argument("--feature-dim", type=int, default=64, metavar="D", help="--suite metrics: feature dimension")
+    p.add_argument("--metrics-worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
+    if args.metrics_worker:
+        print(json.dumps(_metrics_worker(json.loads(args.metrics_worker))))
+        return 0
+    if args.suite == "metrics":
+        return _metrics_suite(args)
     if args.worker:
         print(json.dumps(_worker(json.loads(args.worker))))
         return 0

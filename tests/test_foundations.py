@@ -300,7 +300,7 @@ def _private_uses(path: Path) -> list[str]:
 
 @pytest.mark.parametrize(
     "path",
-    [ROOT / "ufm" / "solve.py", *sorted((ROOT / "experiments").rglob("*.py"))],
+    [ROOT / "ufm" / "solve.py", ROOT / "ufm" / "analyze.py", *sorted((ROOT / "experiments").rglob("*.py"))],
     ids=lambda p: str(p.relative_to(ROOT)),
 )
 def test_cli_figures_and_benchmarks_use_only_the_public_api(path):

@@ -18,6 +18,7 @@ jax.config.update("jax_enable_x64", True)
 
 from . import analytic as analytic  # noqa: E402
 from . import io as io  # noqa: E402
+from . import metrics as metrics  # noqa: E402
 from ._check import CONVENTION as CONVENTION  # noqa: E402
 from ._check import DEFAULT_CHECK_TOL as DEFAULT_CHECK_TOL  # noqa: E402
 from ._check import Report as Report  # noqa: E402
@@ -74,6 +75,7 @@ __all__ = [
     "compare_features",
     "feature_geometry",
     "io",
+    "metrics",
     "minimize",
     "mixup_objective",
     "optimal_features",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-__all__ = ["row_blocks"]
+__all__ = ["row_blocks", "times_transpose"]
 
 _BLOCK_ELEMENTS = 1 << 22
 
@@ -14,3 +14,9 @@ def row_blocks(num_rows: int, row_size: int) -> Iterator[slice]:
     step = max(1, _BLOCK_ELEMENTS // max(1, row_size))
     for start in range(0, num_rows, step):
         yield slice(start, start + step)
+
+
+def times_transpose(rows, matrix):
+    """``rows @ matrix.T`` for a block of rows and a few-row ``matrix`` (logits ``H W^T``), computed as
+    ``(matrix @ rows.T).T``: the same product, which BLAS runs about twice as fast in this shape."""
+    return (matrix @ rows.T).T

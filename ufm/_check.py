@@ -64,7 +64,7 @@ class Report:
     ok: bool
     reasons: tuple[str, ...]
     atol_rule: str
-    exact: Float[Array, ...] | None = None
+    exact: Float[Array, "..."] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready record (the keys of ``results.json``)."""
@@ -134,7 +134,7 @@ def _lambda_source(problem: MixupUFM) -> str:
 @no_type_check  # arguments checked by hand, with one-line messages
 def check(
     problem: MixupUFM,
-    solution: Solution | Float[ArrayLike, ...],
+    solution: Solution | Float[ArrayLike, "..."],
     *,
     rtol: float | None = None,
     atol: float | None = None,

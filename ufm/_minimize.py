@@ -32,7 +32,7 @@ def minimize(
     tol: float | None = None,
     max_steps: int | None = None,
     learning_rate: float | None = None,
-    init: Float[ArrayLike, ...] | None = None,
+    init: Float[ArrayLike, "..."] | None = None,
     record: Callable[[Array], Array] | None = None,
     devices: Sequence[jax.Device] | None = None,
     throw: bool = False,
@@ -185,7 +185,7 @@ def objective_and_grad_norm(
 
 
 @no_type_check
-def solution_from_features(problem: MixupUFM, features: Float[ArrayLike, ...], tol: float) -> Solution:
+def solution_from_features(problem: MixupUFM, features: Float[ArrayLike, "..."], tol: float) -> Solution:
     """A :class:`Solution` for features that come from elsewhere (another solver, a file): objective
     and gradient norm recomputed; status ``converged`` when the gradient norm is at most ``tol``,
     else ``stalled``."""

@@ -73,7 +73,7 @@ def mixup_objective(
     lambdas: Float[ArrayLike, " M"],
     weight_decay: Float[ArrayLike, ""],
     pair_index: Int[ArrayLike, "P 2"] | None = None,
-    weights: Float[ArrayLike, ...] | None = None,
+    weights: Float[ArrayLike, "..."] | None = None,
 ) -> Float[Array, ""]:
     r"""$\sum_i \omega_i f_i$ over the samples' :func:`per_sample_objective` $f_i$: the plain mean
     when ``weights`` is ``None``, else the given per-sample weights (the layout's leading axes,

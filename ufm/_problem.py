@@ -357,23 +357,23 @@ class MixupUFM:
     # ------------------------------------------------------------------ the API edge
 
     @no_type_check
-    def as_samples(self, features: Float[ArrayLike, ...]) -> Float[Array, "P M d"]:
+    def as_samples(self, features: Float[ArrayLike, "..."]) -> Float[Array, "P M d"]:
         """Features in ``feature_shape`` (or already ``(P, M, d)``) as ``(P, M, d)``; a free reshape."""
         features = jnp.asarray(features)
         if features.shape not in (self.feature_shape, self.sample_shape):
             raise ValueError(f"features must have shape {self.feature_shape}, got {features.shape}")
         return features.reshape(self.sample_shape)
 
-    def as_features(self, samples: Float[ArrayLike, "P M d"]) -> Float[Array, ...]:
+    def as_features(self, samples: Float[ArrayLike, "P M d"]) -> Float[Array, "..."]:
         """``(P, M, d)`` samples in the public ``feature_shape``; a free reshape."""
         return jnp.asarray(samples).reshape(self.feature_shape)
 
-    def zeros(self) -> Float[Array, ...]:
+    def zeros(self) -> Float[Array, "..."]:
         """All-zero features (``feature_shape``), the default start of the solvers."""
         return jnp.zeros(self.feature_shape, dtype=self.dtype)
 
     @no_type_check
-    def objective(self, features: Float[ArrayLike, ...]) -> Float[Array, ""]:
+    def objective(self, features: Float[ArrayLike, "..."]) -> Float[Array, ""]:
         r"""The objective $\mathcal{L}(H)$ at ``features``, evaluated in the problem's ``dtype``
         (features in another precision are cast to it)."""
         samples = self.as_samples(features).astype(self.dtype)
@@ -387,7 +387,7 @@ class MixupUFM:
         )
 
     @no_type_check
-    def per_sample_gradient(self, features: Float[ArrayLike, ...]) -> Float[Array, ...]:
+    def per_sample_gradient(self, features: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
         r"""Each sample's own gradient $W^\top(p - y) + \mu h$ (by autodiff), in ``feature_shape``."""
         samples = self.as_samples(features).astype(self.dtype)
         grad = jit_per_sample_gradient(

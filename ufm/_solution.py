@@ -37,7 +37,7 @@ class Solution:
             the joint methods, which have no per-sample iteration.
     """
 
-    features: Float[Array, ...]
+    features: Float[Array, "..."]
     objective: float
     grad_norm: float
     status: RESULTS

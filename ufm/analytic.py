@@ -52,7 +52,7 @@ __all__ = [
 TRACES: collections.Counter = collections.Counter()
 
 
-def etf_beta(num_classes: ArrayLike, scale: ArrayLike = 1.0) -> Float[Array, ...]:
+def etf_beta(num_classes: ArrayLike, scale: ArrayLike = 1.0) -> Float[Array, "..."]:
     r"""$\beta = s^2K/(K-1)$, the nonzero eigenvalue of $WW^\top$ for a simplex ETF of row norm $s$."""
     k = jnp.asarray(num_classes, dtype=float)
     return jnp.asarray(scale, dtype=float) ** 2 * k / (k - 1)
@@ -64,7 +64,7 @@ def relative_decay(num_classes: ArrayLike, weight_decay: ArrayLike, scale: Array
 
 
 @jax.jit
-def same_class_margin(num_classes: ArrayLike, gamma: ArrayLike) -> Float[Array, ...]:
+def same_class_margin(num_classes: ArrayLike, gamma: ArrayLike) -> Float[Array, "..."]:
     r"""The same-class logit margin $t = z_c - z_k > 0$, the root of $t(e^t + K - 1) = K/\gamma$.
 
     Solved for $s = \log t$, where $\phi(s) = s + \log(e^{t} + K - 1) - \log(K/\gamma)$ is convex
@@ -95,7 +95,7 @@ def same_class_margin(num_classes: ArrayLike, gamma: ArrayLike) -> Float[Array, 
 
 
 @jax.jit
-def binary_margin(lam: ArrayLike, gamma: ArrayLike) -> Float[Array, ...]:
+def binary_margin(lam: ArrayLike, gamma: ArrayLike) -> Float[Array, "..."]:
     r"""For $K = 2$, different classes: the root $x = z_c - z_{c'}$ of $\gamma x/2 = \lambda - \sigma(x)$.
 
     Solved for $y = |x| \ge 0$ with $m = \min(\lambda, 1-\lambda)$ in one of two equivalent
@@ -137,7 +137,7 @@ def binary_margin(lam: ArrayLike, gamma: ArrayLike) -> Float[Array, ...]:
 @jax.jit
 def pair_margins(
     num_classes: ArrayLike, lam: ArrayLike, gamma: ArrayLike
-) -> tuple[Float[Array, ...], Float[Array, ...]]:
+) -> tuple[Float[Array, "..."], Float[Array, "..."]]:
     r"""The different-class margins $(u, v)$ with optimal feature $h = (u\,w_c + v\,w_{c'})/\beta$.
 
     For $K \ge 3$, $u = z_c - z_o$ and $v = z_{c'} - z_o$ ($z_o$ the common logit of every other
