@@ -71,7 +71,7 @@ def _channels(a: dict, info: dict):
         lo, hi = points.min(axis=0), points.max(axis=0)
         center, half = 0.5 * (lo + hi), 0.55 * (hi - lo).max()
         scale = 0.8 * half / np.linalg.norm(w_plane[[c, c2]], axis=1).max()
-        for col, ax in enumerate(axes[row]):
+        for ax in axes[row]:
             _boundary(ax, w_plane, c, c2, 3 * half)
             _arrow(ax, scale * w_plane[c], rf"$w_{{{c}}}$")
             _arrow(ax, scale * w_plane[c2], rf"$w_{{{c2}}}$")

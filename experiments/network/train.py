@@ -43,10 +43,21 @@ def _mixup_loss(params, head, x, y, lam, perm, num_classes):
     return jnp.mean(jax.nn.logsumexp(z, axis=-1) - jnp.sum(target * z, axis=-1))
 
 
-@functools.partial(jax.jit, static_argnames=("optimizer", "batch_size", "num_classes"))
-def _epoch(params, opt_state, key, head, x, y, alpha, *, optimizer, batch_size, num_classes):
+def _optimizer(settings: TrainSettings, steps_per_epoch: int) -> optax.GradientTransformation:
+    """SGD with momentum, a cosine schedule over the whole run, and L2 weight decay on every weight."""
+    schedule = optax.cosine_decay_schedule(settings.learning_rate, settings.epochs * steps_per_epoch)
+    return optax.chain(
+        optax.add_decayed_weights(settings.weight_decay), optax.sgd(schedule, momentum=settings.momentum)
+    )
+
+
+# The settings (frozen, hashable) are static: the epoch compiles once per run configuration.
+@functools.partial(jax.jit, static_argnames=("settings", "num_classes"))
+def _epoch(params, opt_state, key, head, x, y, *, settings, num_classes):
     n = x.shape[0]
+    batch_size, alpha = settings.batch_size, settings.alpha
     steps = n // batch_size  # the remainder is left out of this epoch (reshuffled next epoch)
+    optimizer = _optimizer(settings, steps)
     k_perm, k_lam, k_pair = jax.random.split(key, 3)
     order = jax.random.permutation(k_perm, n)[: steps * batch_size].reshape(steps, batch_size)
     lams = jax.random.beta(k_lam, alpha, alpha, (steps, batch_size))
@@ -74,23 +85,17 @@ def train(data, settings: TrainSettings, fixed_head: np.ndarray | None, on_recor
     sizes = (data.x_train.shape[1], *settings.hidden, settings.feature_dim)
     params = model.init_params(key_init, sizes, data.num_classes, learned_head=fixed_head is None)
     head = jnp.zeros((data.num_classes, settings.feature_dim)) if fixed_head is None else jnp.asarray(fixed_head)
-    steps_per_epoch = data.x_train.shape[0] // settings.batch_size
-    schedule = optax.cosine_decay_schedule(settings.learning_rate, settings.epochs * steps_per_epoch)
-    optimizer = optax.chain(
-        optax.add_decayed_weights(settings.weight_decay),  # L2 weight decay on every weight
-        optax.sgd(schedule, momentum=settings.momentum),
-    )
-    opt_state = optimizer.init(params)
+    opt_state = _optimizer(settings, data.x_train.shape[0] // settings.batch_size).init(params)
+    # What shapes the compiled epoch; the seed and the recording interval do not.
+    program = dataclasses.replace(settings, seed=0, record_every=1)
     x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
-    alpha = jnp.asarray(settings.alpha)
     losses = []
     if on_record is not None:
         on_record(0, params)
     for epoch in range(1, settings.epochs + 1):
         key_train, key_epoch = jax.random.split(key_train)
         params, opt_state, loss = _epoch(
-            params, opt_state, key_epoch, head, x, y, alpha,
-            optimizer=optimizer, batch_size=settings.batch_size, num_classes=data.num_classes,
+            params, opt_state, key_epoch, head, x, y, settings=program, num_classes=data.num_classes
         )
         losses.append(float(loss))
         if on_record is not None and (epoch % settings.record_every == 0 or epoch == settings.epochs):
