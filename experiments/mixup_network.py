@@ -60,7 +60,7 @@ def _settings(quick: bool, epochs: int | None, alpha: float, seed: int):
         train = TrainSettings(epochs=60, record_every=10, alpha=alpha, seed=seed)
         run = RunSettings(pairs_per_class_pair=2, lambda_grid=11)
     else:
-        train = TrainSettings(epochs=800, record_every=20, alpha=alpha, seed=seed)
+        train = TrainSettings(epochs=2000, record_every=50, alpha=alpha, seed=seed)
         run = RunSettings()
     if epochs is not None:
         train = dataclasses.replace(train, epochs=epochs, record_every=max(1, min(train.record_every, epochs)))
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="output folder (train, measure, save, draw)")
     parser.add_argument("--from", dest="source", type=Path, help="redraw the figures from this folder's saved data")
     parser.add_argument("--quick", action="store_true", help="a short run: 60 epochs, fewer mixed pairs (< 5 min)")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 800, 60 with --quick)")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 2000, 60 with --quick)")
     parser.add_argument("--alpha", type=float, default=1.0, help="mixup alpha > 0: lambda ~ Beta(alpha, alpha)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, the initialisation and the mixing")
     parser.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
