@@ -11,7 +11,7 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from . import _joint, _newton
+from . import _joint, _learned, _newton
 from ._objective import _per_sample
 from ._problem import MixupUFM
 from ._results import RESULTS, ConvergenceError
@@ -82,6 +82,14 @@ def minimize(
     """
     if not isinstance(problem, MixupUFM):
         raise TypeError(f"problem must be a ufm.MixupUFM, got {type(problem).__name__}")
+    if problem.learns_classifier:  # W is a variable too: its own solvers, in ufm/_learned.py
+        solution = _learned.minimize_learned(
+            problem, method, tol=tol, max_steps=max_steps, learning_rate=learning_rate, init=init,
+            record=record, devices=devices,
+        )
+        if throw and not solution.converged:
+            raise ConvergenceError(solution)
+        return solution
     solver = as_solver(method, tol=tol, max_steps=max_steps, learning_rate=learning_rate)
     tol = solver.tolerance(problem.dtype)
     steps = solver.steps()
@@ -228,4 +236,5 @@ def _finish(problem, solver, samples, num_steps, tol, max_steps, counts, compile
         solve_seconds=solve_s,
         history=history,
         sample_outcomes=counts,
+        classifier=problem.classifier,
     )
