@@ -368,11 +368,11 @@ def run_reduced_newton(centred, c0, b0, y, weights, mu, classifier_decay, tol, m
         return jnp.maximum(jnp.sqrt(jnp.max(jnp.sum(grad_h * grad_h, axis=-1))), jnp.linalg.norm(grad_c))
 
     def cond(carry):
-        k, _, _, norm, _ = carry
-        return (k < max_steps) & (norm > tol) & jnp.isfinite(norm)
+        k, _, _, norm, _, stalled = carry
+        return (k < max_steps) & (norm > tol) & jnp.isfinite(norm) & ~stalled
 
     def body(carry):
-        k, c, b, _, f0 = carry
+        k, c, b, norm, f0, _ = carry
         size = c.size
         grad = gradient(c, b).reshape(size)
         hess = lift.T @ reduced_hessian(centred @ c, b, y, weights, mu, classifier_decay) @ lift
@@ -400,12 +400,16 @@ def run_reduced_newton(centred, c0, b0, y, weights, mu, classifier_decay, tol, m
 
         b1, f1 = trial(jnp.asarray(1.0, c.dtype))
         _, t, b_t, f_t = lax.while_loop(ls_cond, ls_body, (0, jnp.asarray(1.0, c.dtype), b1, f1))
-        c = c + t * step
-        return k + 1, c, b_t, norms(c, b_t), f_t
+        # No acceptable step: the objective can no longer rank trial points (rounding); stop there.
+        stalled = f_t > f0 + _ARMIJO * t * slope + slack
+        c_new = c + t * step
+        c, b = jnp.where(stalled, c, c_new), jnp.where(stalled, b, b_t)
+        norm = jnp.where(stalled, norm, norms(c_new, b_t))
+        return k + 1, c, b, norm, jnp.where(stalled, f0, f_t), stalled
 
     b = features(c0, b0)
-    carry = (jnp.asarray(0, jnp.int32), c0, b, norms(c0, b), value(c0, b))
-    k, c, b, _, _ = lax.while_loop(cond, body, carry)
+    carry = (jnp.asarray(0, jnp.int32), c0, b, norms(c0, b), value(c0, b), jnp.asarray(False))
+    k, c, b, _, _, _ = lax.while_loop(cond, body, carry)
     return centred @ c, b, k
 
 
