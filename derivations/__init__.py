@@ -16,4 +16,5 @@ MODULES = (
     "d5_special_cases",
     "d6_limits",
     "d7_closed_forms",
+    "d9_learned_classifier",
 )
