@@ -13,7 +13,7 @@ and what is unique is the Gram matrix $WW^\top$ and the logits $Wh_i$ (``docs/le
   scaled features $\tilde h_i = \sqrt{\omega_i}\,h_i$. In these variables every sample's block of
   the Hessian is $W^\top(\operatorname{diag}p - pp^\top)W + \mu I$, whatever its weight, whereas in
   $h_i$ it is $\omega_i$ times that: under class imbalance the weights span orders of magnitude and
-  the raw variables condition L-BFGS badly (``docs/theory.md`` §8).
+  the raw variables condition L-BFGS badly (``docs/learned.md``).
 * ``"newton"``: Newton's method on the reduced objective $\Psi(W) = \min_H F(W, H)$ over centred
   classifiers $W = VC$ ($V$ an orthonormal basis of $\mathbf{1}^\perp$; centring $W$ keeps every
   logit difference and lowers $\|W\|$, so nothing is lost). Each evaluation solves every sample's
@@ -384,22 +384,18 @@ def run_reduced_newton(centred, c0, b0, y, weights, mu, classifier_decay, tol, m
         slope = jnp.sum(grad * step.reshape(size))  # < 0
         slack = _ROUNDOFF_FACTOR * eps * jnp.abs(f0)
 
-        def trial(t):
-            b_t = features(c + t * step, b)
-            return b_t, value(c + t * step, b_t)
-
         def ls_cond(state):
             j, t, _, f_t = state
-            return (j < _MAX_HALVINGS) & (f_t > f0 + _ARMIJO * t * slope + slack)
+            return (j == 0) | ((j < _MAX_HALVINGS) & (f_t > f0 + _ARMIJO * t * slope + slack))
 
-        def ls_body(state):
+        def ls_body(state):  # the first pass tries the full step, later ones halve it
             j, t, _, _ = state
-            t = 0.5 * t
-            b_t, f_t = trial(t)
-            return j + 1, t, b_t, f_t
+            t = jnp.where(j == 0, t, 0.5 * t)
+            b_t = features(c + t * step, b)
+            return j + 1, t, b_t, value(c + t * step, b_t)
 
-        b1, f1 = trial(jnp.asarray(1.0, c.dtype))
-        _, t, b_t, f_t = lax.while_loop(ls_cond, ls_body, (0, jnp.asarray(1.0, c.dtype), b1, f1))
+        one = jnp.asarray(1.0, c.dtype)
+        _, t, b_t, f_t = lax.while_loop(ls_cond, ls_body, (0, one, b, f0))
         # No acceptable step: the objective can no longer rank trial points (rounding); stop there.
         stalled = f_t > f0 + _ARMIJO * t * slope + slack
         c_new = c + t * step

@@ -42,8 +42,11 @@ def _etf_error(rows: np.ndarray) -> float:
     rows = np.asarray(rows, dtype=np.float64)
     k = rows.shape[0]
     gram = rows @ rows.T
+    scale = np.linalg.norm(gram)
+    if scale == 0:
+        return float("nan")  # W = 0: no geometry
     target = (np.eye(k) - 1.0 / k) / np.sqrt(k - 1)
-    return float(np.linalg.norm(gram / np.linalg.norm(gram) - target))
+    return float(np.linalg.norm(gram / scale - target))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,8 +57,10 @@ class LearnedReport:
         problem, solution: what was checked.
         reference: the certified optimum (:class:`ufm.LearnedOptimum`).
         comparison: per-sample feature errors against the reference rotated onto the solution.
-        classifier_rel_error: $\\max_k\\|w_k - w^\\star_k\\| / \\max_k\\|w^\\star_k\\|$ (after the rotation).
-        gram_rel_error: $\\|WW^\\top - W^\\star W^{\\star\\top}\\|_F / \\|W^\\star W^{\\star\\top}\\|_F$.
+        classifier_rel_error: $\\max_k\\|w_k - w^\\star_k\\| / \\max_k\\|w^\\star_k\\|$ (after the rotation;
+            absolute when $W^\\star = 0$).
+        gram_rel_error: $\\|WW^\\top - W^\\star W^{\\star\\top}\\|_F / \\|W^\\star W^{\\star\\top}\\|_F$ (absolute when
+            $W^\\star = 0$).
         etf_error: ETF error of the learned rows (:func:`_etf_error`; 0 for a simplex ETF).
         reference_etf_error: the same for the reference.
         geometry: :func:`ufm.feature_geometry` of the features with the learned classifier.
@@ -120,7 +125,8 @@ class LearnedReport:
             f"  class weights pi: {weights}; pair (c, c2) weighted pi_c pi_c2",
             f"  weight decay mu = {problem.weight_decay:g} per feature, classifier decay lambda_W = "
             f"{problem.classifier_decay:g}: F = weighted mean of [CE + mu/2 ||h||^2] + lambda_W/2 ||W||^2 "
-            f"(Zhu et al. 2021: lambda_H = mu/N = {problem.weight_decay / problem.num_samples:.3g})",
+            f"(with uniform weights this is Zhu et al. 2021's lambda_H = mu/N = "
+            f"{problem.weight_decay / problem.num_samples:.3g})",
             "",
             f"solve ({solution.method}): {solution.status} in {solution.num_steps} steps, max gradient norm "
             f"{solution.grad_norm:.2e} (per sample and classifier; tol {solution.tol:.0e})",
@@ -164,15 +170,16 @@ def check_learned(
     ref = np.asarray(problem.as_samples(reference.features), dtype=np.float64) @ rotation
     abs_err = np.linalg.norm(numeric - ref, axis=-1)
     ref_norm = np.linalg.norm(ref, axis=-1)
-    if atol is None:
-        atol = rtol * float(np.max(ref_norm))
+    if atol is None:  # the problem's feature scale; absolute (rtol) where the optimum is H = 0
+        atol = rtol * (float(np.max(ref_norm)) or 1.0)
     comparison = summarise_errors(
         abs_err, ref_norm, problem.pair_index, problem.lambdas, rtol, atol, problem.feature_shape[:-1]
     )
-    row_scale = float(np.max(_row_norms(w_ref)))
+    # Relative to the reference's scale; absolute when the optimum is W = 0 (strong decay).
+    row_scale = float(np.max(_row_norms(w_ref))) or 1.0
     classifier_err = float(np.max(np.linalg.norm(w - w_ref, axis=-1))) / row_scale
     gram_ref = w_ref @ w_ref.T
-    gram_err = float(np.linalg.norm(w @ w.T - gram_ref) / np.linalg.norm(gram_ref))
+    gram_err = float(np.linalg.norm(w @ w.T - gram_ref) / (float(np.linalg.norm(gram_ref)) or 1.0))
     geometry = feature_geometry(solution.features, w, problem.lambdas,
                                 None if problem.pairs is None else problem.pair_index)
     seconds = time.perf_counter() - t0
