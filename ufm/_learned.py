@@ -369,7 +369,7 @@ def run_reduced_newton(centred, c0, b0, y, weights, mu, classifier_decay, tol, m
 
     def cond(carry):
         k, _, _, norm, _, stalled = carry
-        return (k < max_steps) & (norm > tol) & jnp.isfinite(norm) & ~stalled
+        return (k < 0) | ((k < max_steps) & (norm > tol) & jnp.isfinite(norm) & ~stalled)
 
     def body(carry):
         k, c, b, norm, f0, _ = carry
@@ -380,7 +380,9 @@ def run_reduced_newton(centred, c0, b0, y, weights, mu, classifier_decay, tol, m
         scale = jnp.max(jnp.abs(lam))
         keep = jnp.abs(lam) > 1e-10 * scale
         coeff = jnp.where(keep, (q.T @ grad) / jnp.where(keep, jnp.abs(lam), 1.0), 0.0)
-        step = -(q @ coeff).reshape(c.shape)
+        # Pass -1 only solves the start's features (a zero step through the same line search), so
+        # the per-sample solver appears once in the compiled program.
+        step = jnp.where(k < 0, 0.0, -(q @ coeff).reshape(c.shape))
         slope = jnp.sum(grad * step.reshape(size))  # < 0
         slack = _ROUNDOFF_FACTOR * eps * jnp.abs(f0)
 
@@ -403,8 +405,8 @@ def run_reduced_newton(centred, c0, b0, y, weights, mu, classifier_decay, tol, m
         norm = jnp.where(stalled, norm, norms(c_new, b_t))
         return k + 1, c, b, norm, jnp.where(stalled, f0, f_t), stalled
 
-    b = features(c0, b0)
-    carry = (jnp.asarray(0, jnp.int32), c0, b, norms(c0, b), value(c0, b), jnp.asarray(False))
+    inf = jnp.asarray(jnp.inf, c0.dtype)
+    carry = (jnp.asarray(-1, jnp.int32), c0, b0, inf, inf, jnp.asarray(False))
     k, c, b, _, _, _ = lax.while_loop(cond, body, carry)
     return centred @ c, b, k
 

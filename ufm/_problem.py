@@ -119,7 +119,7 @@ class MixupUFM:
         classifier_decay: ``None`` (default: the classifier is the fixed simplex ETF) or the decay
             $\lambda_W > 0$ of a learned classifier.
         class_weights: ``None`` (default: uniform) or $K$ weights $\pi_c > 0$ summing to one (within
-            ``1e-9``; they are then renormalised exactly; ratios are refused, divide them by their
+            ``1e-9``; they are then divided by their sum; ratios are refused, divide them by their
             sum). Pair $(c, c')$ gets weight $\pi_c\pi_{c'}$.
     """
 

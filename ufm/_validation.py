@@ -164,7 +164,7 @@ def check_classifier_decay(value: object) -> float | None:
     )
 
 
-# Class weights must sum to one up to this (absolute) rounding; they are then renormalised exactly.
+# Class weights must sum to one up to this (absolute) rounding; they are then divided by their sum.
 CLASS_WEIGHTS_SUM_TOL = 1e-9
 
 
@@ -173,7 +173,7 @@ def check_class_weights(weights: object, num_classes: int) -> tuple[float, ...] 
 
     A sum off by more than rounding (``CLASS_WEIGHTS_SUM_TOL``) is refused rather than silently
     renormalised, so that a vector of ratios is never mistaken for a distribution; within rounding
-    the weights are divided by their sum, so that they sum to one exactly.
+    the weights are divided by their sum, so that they sum to one to the last bits.
     """
     if weights is None:
         return None
