@@ -17,7 +17,7 @@ settings, timings and the largest error of every solve against its certified ref
   first): the learned classifier's ETF error, the angles and norms of the minority classifiers, the
   rank of the optimum and the imbalance ratio $\rho_c$ at which the minority classifiers collapse
   exactly (Fang et al., PNAS 2021), with mixup and without ($\lambda \in \{1\}$).
-* ``channels``: $K = 3$, $d = 2$: the learned optimum in the plane next to the fixed-ETF optimum at
+* ``channels``: $K = 3$ ($d = 2$): the learned optimum in the plane next to the fixed-ETF optimum at
   the profile norm, balanced and imbalanced.
 
 Figures (``png/`` at 200 dpi and ``pdf/``): ``learned_etf_error``, ``learned_channels``,
@@ -74,6 +74,7 @@ class Settings:
     channel_lambdas: int = 17
     channel_ratios: tuple[float, ...] = (1.0, 10.0, 100.0)
     channel_decay: tuple[float, float] = (1e-2, 1e-3)
+    channel_dim: int = 2  # any d >= 2: the picture is the plane of the learned classifier
     tol: float = 1e-10
 
     def to_dict(self) -> dict:
@@ -97,6 +98,7 @@ def quick_settings() -> Settings:
         collapse_bisections=2,
         channel_lambdas=1,
         channel_ratios=(100.0,),
+        channel_dim=3,
     )
 
 
@@ -276,7 +278,7 @@ def _collapse_threshold(problem_at, full_rank: int, bracket, steps: int) -> floa
 def compute_channels(s: Settings, log=print) -> tuple[dict, dict]:
     import ufm
 
-    k, d = 3, 2
+    k, d = 3, s.channel_dim
     lambdas = np.linspace(0.0, 1.0, s.channel_lambdas) if s.channel_lambdas > 1 else np.array([0.3])
     mu, decay = s.channel_decay
     learned_h, learned_w, fixed_h, fixed_w, runs = [], [], [], [], []
@@ -290,10 +292,12 @@ def compute_channels(s: Settings, log=print) -> tuple[dict, dict]:
         w_fixed = np.asarray(fixed.classifier)
         u, _, vt = np.linalg.svd(w_fixed.T @ w)  # rotate the fixed ETF onto the learned classifier
         rotation = u @ vt
-        learned_h.append(np.asarray(solution.features))
-        learned_w.append(w)
-        fixed_h.append(np.asarray(ufm.optimal_features(fixed)) @ rotation)
-        fixed_w.append(w_fixed @ rotation)
+        # Coordinates in the plane of the learned classifier's rows (the optimal features lie in it).
+        plane = np.linalg.svd(w, full_matrices=False)[2][:2].T  # (d, 2), orthonormal
+        learned_h.append(np.asarray(solution.features) @ plane)
+        learned_w.append(w @ plane)
+        fixed_h.append(np.asarray(ufm.optimal_features(fixed)) @ rotation @ plane)
+        fixed_w.append(w_fixed @ rotation @ plane)
         runs.append({"ratio": ratio, "profile_scale": scale, "etf_error": etf_error(w), **_record(solution, report)})
         log(f"channels rho = {ratio:g}: ETF error of W {etf_error(w):.2e}, check {report.ok}")
     arrays = {"lambdas": lambdas, "ratios": np.array(s.channel_ratios), "learned_features": np.stack(learned_h),

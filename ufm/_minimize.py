@@ -76,6 +76,15 @@ def minimize(
     coefficients, $\alpha$, seeds, tolerance, ``max_steps`` and learning rate are data, so sweeps
     over them reuse the compiled loop and report ``compile_seconds`` of about zero.
 
+    **A learned classifier** (``problem.classifier_decay`` set) is solved by ``ufm/_learned.py``:
+    ``"newton"`` is Newton's method on $\min_H F(W, H)$ over the classifier, ``"lbfgs"`` (and the
+    other joint solvers; ``gd`` needs a ``learning_rate``) minimise over $(W, \sqrt{\omega}H)$
+    jointly. Zero is a saddle point, so ``init`` is ``None`` (a random start, seed 0), an integer
+    seed, or a pair ``(classifier, features)``; ``tol`` bounds the per-sample gradient norms and
+    $\|\nabla_W F\|_F$ (default ``max_steps``: 500 newton, 20000 lbfgs); ``devices`` and ``record``
+    are refused. ``Solution.classifier`` is the learned $W$ (the fixed ETF otherwise). See
+    ``docs/learned.md``.
+
     Returns:
         A :class:`ufm.Solution`; its ``objective`` and ``grad_norm`` are recomputed by autodiff of
         the objective at the returned features.
