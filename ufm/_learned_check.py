@@ -4,7 +4,9 @@ There is no fixed-ETF optimum to compare with when $W$ is learned, so the refere
 :func:`ufm.learned_optimum` (the convex reformulation, certified by its duality gap). The optimum
 is an orbit $\{(W^\star Q, H^\star Q)\}$, $Q$ orthogonal, so the reference is first rotated onto the
 solution (orthogonal Procrustes, $\min_R\|W^\star R - W\|_F$); features are then compared sample by
-sample with the same test as for the fixed classifier, and the classifier row by row. The Gram
+sample with a test of the same form as for the fixed classifier ($\|h - h^\star\| \le
+\text{rtol}\,\|h^\star\| + \text{atol}$, here $\text{atol} = \text{rtol}\max\|h^\star\|$), and the
+classifier row by row. The Gram
 matrix $WW^\top$ and the objective need no rotation.
 """
 
