@@ -229,7 +229,8 @@ def test_learned_objective_matches_its_definition_and_needs_the_classifier():
 
 def test_float32_solve_passes_its_documented_tolerance():
     # float32: tol 1e-5 and check tolerance 1e-3 (docs/learned.md); the reference stays float64.
-    prob = problem(weights=IMBALANCED, dtype="float32")
+    # Here the float32 objective rounds 2e-8 below the certified float64 bound: the check must allow it.
+    prob = problem(lambdas=(0.5,), weights=IMBALANCED, dtype="float32")
     solution = ufm.minimize(prob, "newton")
     assert solution.converged and solution.classifier.dtype == jnp.float32
     report = ufm.check(prob, solution)
