@@ -432,8 +432,8 @@ def draw_channels(ch: dict, info: dict):
         title = "balanced (learned = fixed ETF)" if ratio == 1 else rf"$\pi_1 : \pi_2 : \pi_3 = {ratio:g} : 1 : 1$"
         _channel_panel(axes[i], ch["learned_features"][i], ch["learned_classifier"][i], ch["fixed_features"][i],
                        ch["fixed_classifier"][i], ch["lambdas"], title, cmap, norm)
-        axes[i].set_xlabel(r"$h^\top e_1$")
-    axes[0].set_ylabel(r"$h^\top e_2$")
+        axes[i].set_xlabel(r"$h^\top v_1$")
+    axes[0].set_ylabel(r"$h^\top v_2$")
     sm = axes[0].collections[-1]
     cbar = fig.colorbar(sm, ax=axes.tolist(), shrink=0.8, pad=0.01, aspect=25)
     cbar.set_label(r"$\lambda$ (weight of class $c$, pair $c < c'$)", fontsize=6.5)
@@ -446,7 +446,9 @@ def draw_channels(ch: dict, info: dict):
         Line2D([], [], color="k", lw=0.9, label=r"learned $w_k$"),
         Line2D([], [], color="0.55", lw=0.8, label=r"fixed ETF $w_k$ (rotated onto the learned)"),
     ]
-    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=6, columnspacing=1.2)
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=6, columnspacing=1.2,
+               title=r"$K = 3$; $v_1, v_2$: orthonormal axes of the plane of the learned classifier's rows",
+               title_fontsize=6)
     return fig
 
 
