@@ -18,4 +18,5 @@ MODULES = (
     "d7_closed_forms",
     "d8_margin_sensitivity",
     "d9_mixup_alpha",
+    "d10_learned_classifier",
 )

@@ -2,6 +2,7 @@
 
     python experiments/benchmarks.py --out results/benchmarks            # full run (minutes)
     python experiments/benchmarks.py --out /tmp/bench --classes 10 --quick
+    python experiments/benchmarks.py --out /tmp/bench --suite learned    # learned classifier, K = 10, M = 64
 
 Every (K, method) configuration runs in its own subprocess, so its peak resident memory
 (``ru_maxrss``) is its own. Inside it: build ``MixupUFM(K, num_lambdas=M)``, run the method once to
@@ -183,6 +184,165 @@ def _worker(cfg: dict) -> dict:
         "setup_rss_bytes": rss_setup,
         "features_bytes": int(np.prod(problem.feature_shape)) * 8,
     }
+
+
+# --------------------------------------------------------------------------- learned classifier
+# A separate part (``--suite learned``): a learned-classifier solve at K = 10, M = 64, timed around the
+# whole call a user makes, in a fresh process per configuration (cold: compilation included).
+
+LEARNED_METHODS = ("newton", "lbfgs", "lbfgs_raw")
+LEARNED_TARGET_SECONDS = 60.0
+LEARNED_RAW_CAP = 20_000
+
+
+def _raw_joint_lbfgs(problem, tol: float):
+    r"""Joint L-BFGS over $(W, H)$ in the raw features $h$ (not $\sqrt{\omega}h$ as ``ufm.minimize``
+    does): the baseline that shows what the scaling buys under class imbalance. Same start (seed 1),
+    same stopping test (largest per-sample gradient norm and classifier gradient norm <= tol).
+
+    Returns ``(classifier, features, iterations, seconds)``.
+    """
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import optax
+
+    k, d = problem.num_classes, problem.dim
+    pairs, lam = np.asarray(problem.pair_index), np.asarray(problem.lambdas)
+    y = np.zeros((problem.num_pairs, problem.num_lambdas, k))
+    y[np.arange(problem.num_pairs), :, pairs[:, 0]] += lam
+    y[np.arange(problem.num_pairs), :, pairs[:, 1]] += 1 - lam
+    y = jnp.asarray(y.reshape(-1, k))
+    omega = jnp.asarray(problem.sample_weights().reshape(-1))
+    mu, decay = problem.weight_decay, problem.classifier_decay
+    rng = np.random.default_rng(1)
+    params = (jnp.asarray(rng.normal(scale=d ** -0.5, size=(k, d))),
+              jnp.asarray(rng.normal(scale=d ** -0.5, size=(y.shape[0], d))))
+
+    def fun(p):
+        w, h = p
+        z = h @ w.T
+        loss = jax.nn.logsumexp(z, axis=-1) - jnp.sum(y * z, axis=-1) + 0.5 * mu * jnp.sum(h * h, axis=-1)
+        return jnp.sum(omega * loss) + 0.5 * decay * jnp.sum(w * w)
+
+    opt = optax.lbfgs()
+    value_and_grad = optax.value_and_grad_from_state(fun)
+
+    def norm(g):
+        per_sample = g[1] / omega[:, None]  # the gradient of each sample's own objective
+        return jnp.maximum(jnp.sqrt(jnp.max(jnp.sum(per_sample**2, axis=-1))), jnp.linalg.norm(g[0]))
+
+    @jax.jit
+    def loop(p0):
+        def cond(c):
+            return (c[0] < LEARNED_RAW_CAP) & (norm(c[4]) > tol)
+
+        def body(c):
+            i, p, state, value, g = c
+            updates, state = opt.update(g, state, p, value=value, grad=g, value_fn=fun)
+            p = optax.apply_updates(p, updates)
+            value, g = value_and_grad(p, state=state)
+            return i + 1, p, state, value, g
+
+        value0, g0 = jax.value_and_grad(fun)(p0)
+        i, p, _, _, _ = jax.lax.while_loop(cond, body, (0, p0, opt.init(p0), value0, g0))
+        return p, i
+
+    compiled = loop.lower(params).compile()
+    t0 = time.perf_counter()
+    (w, h), iterations = jax.block_until_ready(compiled(params))
+    return w, h.reshape(problem.feature_shape), int(iterations), time.perf_counter() - t0
+
+
+def _learned_worker(cfg: dict) -> dict:
+    import resource
+
+    import numpy as np
+
+    import ufm
+
+    weights = None
+    if cfg["ratio"] != 1:
+        pi = np.array([cfg["ratio"]] * (cfg["K"] // 2) + [1.0] * (cfg["K"] - cfg["K"] // 2))
+        weights = list(pi / pi.sum())
+    t0 = time.perf_counter()
+    problem = ufm.MixupUFM(cfg["K"], num_lambdas=cfg["M"], weight_decay=cfg["mu"], classifier_decay=cfg["lambda_W"],
+                           class_weights=weights, seed=0)
+    if cfg["method"] == "lbfgs_raw":
+        w, h, iterations, seconds = _raw_joint_lbfgs(problem, cfg["tol"])
+        cold = time.perf_counter() - t0
+        report = ufm.check(problem, h, classifier=w, tol=cfg["tol"])
+        return {**cfg, "num_samples": problem.num_samples, "cold_seconds": cold, "solve_seconds": seconds,
+                "compile_seconds": cold - seconds, "warm_seconds": float("nan"), "check_seconds": float("nan"),
+                "iterations": iterations, "status": str(report.solution.status),
+                "grad_norm": report.solution.grad_norm,
+                "objective_minus_reference": report.solution.objective - report.reference.objective,
+                "duality_gap": report.reference.duality_gap, "max_rel_error": report.comparison.max_rel_error,
+                "classifier_rel_error": report.classifier_rel_error, "check_ok": report.ok,
+                "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    solution = ufm.minimize(problem, cfg["method"], init=0, tol=cfg["tol"])
+    cold = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    report = ufm.check(problem, solution)
+    check_seconds = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    warm_solution = ufm.minimize(problem, cfg["method"], init=1, tol=cfg["tol"])
+    warm = time.perf_counter() - t2
+    return {
+        **cfg,
+        "num_samples": problem.num_samples,
+        "cold_seconds": cold,
+        "compile_seconds": solution.compile_seconds,
+        "solve_seconds": solution.solve_seconds,
+        "warm_seconds": warm,
+        "warm_solve_seconds": warm_solution.solve_seconds,
+        "check_seconds": check_seconds,
+        "iterations": solution.num_steps,
+        "status": str(solution.status),
+        "grad_norm": solution.grad_norm,
+        "objective_minus_reference": solution.objective - report.reference.objective,
+        "duality_gap": report.reference.duality_gap,
+        "max_rel_error": report.comparison.max_rel_error,
+        "classifier_rel_error": report.classifier_rel_error,
+        "check_ok": report.ok,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+
+
+def _learned_main(args) -> int:
+    """Run the learned-classifier benchmark: each (method, ratio) in its own process."""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for ratio in (1.0, 10.0):
+        for method in LEARNED_METHODS:
+            cfg = {"K": 10, "M": args.lambdas, "mu": args.weight_decay, "lambda_W": args.classifier_decay,
+                   "tol": args.tol, "method": method, "ratio": ratio}
+            print(f"learned K = 10, M = {args.lambdas}, rho = {ratio:g}, {method:7s} ...", end=" ", flush=True,
+                  file=sys.stderr)
+            try:
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--out", str(out), "--learned-worker", json.dumps(cfg)],
+                    capture_output=True, text=True, timeout=args.timeout,
+                )
+                if proc.returncode != 0:
+                    raise RuntimeError(proc.stderr.strip().splitlines()[-1])
+                r = json.loads(proc.stdout.strip().splitlines()[-1])
+                print(f"cold {r['cold_seconds']:6.1f} s (compile {r['compile_seconds']:.1f} s, solve "
+                      f"{r['solve_seconds']:.2f} s), warm {r['warm_seconds']:5.2f} s, {r['iterations']} it, "
+                      f"{r['status']}, err {r['max_rel_error']:.1e}, ok {r['check_ok']}", file=sys.stderr, flush=True)
+            except (subprocess.TimeoutExpired, RuntimeError) as exc:
+                r = {**cfg, "error": f"{type(exc).__name__}: {exc}"}
+                print(r["error"], file=sys.stderr, flush=True)
+            results.append(r)
+    timed = [r for r in results if r["method"] != "lbfgs_raw"]  # the raw baseline is not a target
+    verdict = all("error" not in r and r["cold_seconds"] <= LEARNED_TARGET_SECONDS and r["check_ok"] for r in timed)
+    report = {"machine": _machine(), "target_seconds": LEARNED_TARGET_SECONDS, "all_within_target": verdict,
+              "results": results}
+    (out / "learned_benchmarks.json").write_text(json.dumps(report, indent=1))
+    print(f"wrote {out / 'learned_benchmarks.json'}; every solve within {LEARNED_TARGET_SECONDS:g} s cold: "
+          f"{verdict}", file=sys.stderr)
+    return 0
 
 
 def _machine() -> dict:
@@ -403,20 +563,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=900, help="seconds per configuration")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument(
-        "--suite", choices=("solvers", "metrics"), default="solvers",
-        help="solvers: the solver comparison above (default); metrics: ufm.metrics on --samples mixed samples",
+        "--suite", choices=("solvers", "metrics", "learned"), default="solvers",
+        help="solvers: the solver comparison above (default); metrics: ufm.metrics on --samples mixed samples; "
+        "learned: a learned-classifier solve (classifier_decay) at K = 10, M = --lambdas, balanced and with "
+        "imbalance ratio 10, newton and lbfgs, each timed cold in a fresh process (compilation included) and "
+        "warm, and joint L-BFGS in the raw features as a baseline (writes learned_benchmarks.json)",
     )
     p.add_argument("--samples", type=int, default=1_000_000, metavar="N", help="--suite metrics: samples")
     p.add_argument("--metric-classes", type=int, default=10, metavar="K", help="--suite metrics: classes")
     p.add_argument("--feature-dim", type=int, default=64, metavar="D", help="--suite metrics: feature dimension")
+    p.add_argument("--classifier-decay", type=float, default=1e-3, help="--suite learned: lambda_W")
     p.add_argument("--metrics-worker", help=argparse.SUPPRESS)
+    p.add_argument("--learned-worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     if args.metrics_worker:
         print(json.dumps(_metrics_worker(json.loads(args.metrics_worker))))
         return 0
+    if args.learned_worker:
+        print(json.dumps(_learned_worker(json.loads(args.learned_worker))))
+        return 0
     if args.suite == "metrics":
         return _metrics_suite(args)
+    if args.suite == "learned":
+        return _learned_main(args)
     if args.worker:
         print(json.dumps(_worker(json.loads(args.worker))))
         return 0

@@ -18,6 +18,10 @@ import ufm
 from ufm.solve import main
 
 DECAY_WHY = "without weight decay the optimum does not exist: features grow without bound"
+CLASSIFIER_DECAY_WHY = (
+    "without decay on a learned classifier the optimum does not exist: the classifier and the features grow "
+    "without bound"
+)
 
 # (CLI arguments, option named in the error, API call raising the same error, exception type, message)
 CASES = [
@@ -86,6 +90,32 @@ CASES = [
     (["--quadrature", "4", "--lambdas", "8"], "--lambdas", None, None, "not allowed with argument --quadrature"),
     (["--check-tol", "0"], "--check-tol", None, ValueError, "check_tol must be finite and > 0, got 0.0"),
     (["--check-tol", "nan"], "--check-tol", None, ValueError, "check_tol must be finite and > 0, got nan"),
+    (["--classifier-decay", "0"], "--classifier-decay", lambda: ufm.MixupUFM(3, classifier_decay=0), ValueError,
+     f"classifier_decay must be finite and > 0, got 0.0 ({CLASSIFIER_DECAY_WHY})"),
+    (["--classifier-decay", "-1e-3"], "--classifier-decay", lambda: ufm.MixupUFM(3, classifier_decay=-1e-3), ValueError,
+     f"classifier_decay must be finite and > 0, got -0.001 ({CLASSIFIER_DECAY_WHY})"),
+    (["--classifier-decay", "nan"], "--classifier-decay", lambda: ufm.MixupUFM(3, classifier_decay=math.nan), ValueError,
+     f"classifier_decay must be finite and > 0, got nan ({CLASSIFIER_DECAY_WHY})"),
+    (["--classifier-decay", "inf"], "--classifier-decay", lambda: ufm.MixupUFM(3, classifier_decay=math.inf), ValueError,
+     f"classifier_decay must be finite and > 0, got inf ({CLASSIFIER_DECAY_WHY})"),
+    (["--classifier-decay", "abc"], "--classifier-decay", lambda: ufm.MixupUFM(3, classifier_decay="abc"), TypeError,
+     "classifier_decay must be a real number, got 'abc'"),
+    (["--classes", "3", "--class-weights", "0.5,0.5"], "--class-weights", lambda: ufm.MixupUFM(3, class_weights=[0.5, 0.5]),
+     ValueError, "class_weights must hold one weight per class (K = 3), got 2"),
+    (["--classes", "3", "--class-weights", "2,1,1"], "--class-weights", lambda: ufm.MixupUFM(3, class_weights=[2, 1, 1]),
+     ValueError, "class_weights must sum to 1 (a distribution over the classes), got sum 4.0; divide ratios by their sum"),
+    (["--classes", "3", "--class-weights", "0,0.5,0.5"], "--class-weights", lambda: ufm.MixupUFM(3, class_weights=[0, 0.5, 0.5]),
+     ValueError, "class_weights must be finite and > 0 (every class present), got 0.0"),
+    (["--classes", "3", "--class-weights", "nan,0.5,0.5"], "--class-weights",
+     lambda: ufm.MixupUFM(3, class_weights=[math.nan, 0.5, 0.5]), ValueError,
+     "class_weights must be finite and > 0 (every class present), got nan"),
+    (["--classes", "3", "--class-weights", "a,b,c"], "--class-weights", lambda: ufm.MixupUFM(3, class_weights=["a", "b", "c"]),
+     TypeError, "class_weights must be a sequence of 3 real numbers, got ['a', 'b', 'c']"),
+    (["--classifier-decay", "1e-3", "--scale", "2"], "--scale", lambda: ufm.MixupUFM(3, classifier_decay=1e-3, scale=2),
+     ValueError, "scale describes the fixed simplex-ETF classifier; with classifier_decay the classifier is learned "
+     "(leave it at its default)"),
+    (["--classifier-decay", "1e-3", "--devices", "1"], "--devices", None, ValueError,
+     "devices applies to the fixed classifier only; a learned classifier is solved on one device"),
 ]
 
 # Inputs only the Python API can receive (the CLI cannot express them).
@@ -119,7 +149,7 @@ API_ONLY = [
      "Beta(alpha, alpha)), not both"),
     (lambda: ufm.MixupUFM(3).replace(bogus=1), TypeError,
      "replace() got unknown argument(s) ['bogus']; arguments: num_classes, alpha, weight_decay, dim, "
-     "num_lambdas, scale, seed, lambdas, dtype, pairs, embedding_seed, quadrature"),
+     "num_lambdas, scale, seed, lambdas, dtype, pairs, embedding_seed, quadrature, classifier_decay, class_weights"),
     (lambda: ufm.analytic.expected_optimum(3, -1.0, 0.1), ValueError,
      "alpha must be >= 0 (0 and inf give the limits), got -1.0"),
     (lambda: ufm.analytic.expected_optimum(3, [0.5, math.nan], 0.1), ValueError,

@@ -2,6 +2,8 @@ r"""``ufm``: the mixup unconstrained-features model with a fixed simplex-ETF cla
 
 Solve the model numerically with jit-compiled optimizers, compute its exact optimum, and compare
 them (Fisher, Meng & Papyan, "Pushing Boundaries: Mixup's Influence on Neural Collapse", ICLR 2024).
+With ``classifier_decay`` the classifier is learned too, and the certified optimum of the convex
+reformulation (:func:`learned_optimum`) is the reference.
 
 Importing ``ufm`` turns on JAX's 64-bit mode (``jax_enable_x64``): every check of the theory runs in
 float64 by default. Pass ``dtype="float32"`` to :class:`MixupUFM` for single precision.
@@ -25,9 +27,12 @@ from ._check import Report as Report  # noqa: E402
 from ._check import check as check  # noqa: E402
 from ._compare import FeatureComparison as FeatureComparison  # noqa: E402
 from ._compare import compare_features as compare_features  # noqa: E402
+from ._convex import LearnedOptimum as LearnedOptimum  # noqa: E402
+from ._convex import learned_optimum as learned_optimum  # noqa: E402
 from ._etf import simplex_etf as simplex_etf  # noqa: E402
 from ._geometry import boundary_coordinates as boundary_coordinates  # noqa: E402
 from ._geometry import feature_geometry as feature_geometry  # noqa: E402
+from ._learned_check import LearnedReport as LearnedReport  # noqa: E402
 from ._minimize import METHODS as METHODS  # noqa: E402
 from ._minimize import minimize as minimize  # noqa: E402
 from ._objective import mixup_objective as mixup_objective  # noqa: E402
@@ -61,6 +66,8 @@ __all__ = [
     "FeatureComparison",
     "GradientDescent",
     "LBFGS",
+    "LearnedOptimum",
+    "LearnedReport",
     "METHODS",
     "MixupUFM",
     "Newton",
@@ -75,6 +82,7 @@ __all__ = [
     "compare_features",
     "feature_geometry",
     "io",
+    "learned_optimum",
     "metrics",
     "minimize",
     "mixup_objective",

@@ -20,6 +20,8 @@ from . import analytic
 from ._blocks import row_blocks
 from ._compare import FeatureComparison, summarise_errors
 from ._geometry import feature_geometry
+from ._learned import learned_solution_from
+from ._learned_check import check_learned
 from ._minimize import solution_from_features
 from ._objective import _per_sample
 from ._problem import MixupUFM
@@ -142,6 +144,7 @@ def check(
     atol: float | None = None,
     tol: float | None = None,
     keep_exact: bool = False,
+    classifier: Float[ArrayLike, "K d"] | None = None,
 ) -> Report:
     r"""Compare a numeric solution with the exact optimum and measure the theory's geometry.
 
@@ -163,12 +166,33 @@ def check(
         tol: for features given as an array, the gradient-norm tolerance they are held to
             (default by dtype, see ``ufm.DEFAULT_TOL``); not allowed with a :class:`ufm.Solution`.
         keep_exact: keep the exact optimum in ``Report.exact`` (a second features-sized array).
+        classifier: for features given as an array of a problem with a learned classifier, the
+            classifier they go with (a :class:`ufm.Solution` carries its own).
+
+    A problem with a learned classifier (``classifier_decay``) has no fixed-ETF optimum: it is
+    checked against its certified optimum (:func:`ufm.learned_optimum`), after the rotation that
+    aligns the two, and a :class:`ufm.LearnedReport` is returned (``ok``, ``reasons``, ``text()``,
+    ``to_dict()``, ``comparison`` as here; default ``rtol`` ``1e-6`` in float64). A solution whose
+    classifier is not the problem's fixed ETF is refused rather than compared with the ETF optimum.
 
     Returns:
-        A :class:`ufm.Report`; ``report.ok`` is the verdict, ``report.reasons`` says why not.
+        A :class:`ufm.Report` (:class:`ufm.LearnedReport` for a learned classifier); ``report.ok``
+        is the verdict, ``report.reasons`` says why not.
     """
     if not isinstance(problem, MixupUFM):
         raise TypeError(f"problem must be a ufm.MixupUFM, got {type(problem).__name__}")
+    if problem.learns_classifier:  # no fixed-ETF optimum: the certified convex reference
+        return _check_learned_entry(problem, solution, rtol, atol, tol, keep_exact, classifier)
+    if classifier is not None:
+        raise ValueError("classifier applies to problems with a learned classifier (classifier_decay); "
+                         "this problem's classifier is the fixed simplex ETF")
+    if isinstance(solution, Solution) and solution.classifier is not None and not _same_classifier(
+        solution.classifier, problem.classifier
+    ):
+        raise ValueError(
+            "the solution's classifier is not this problem's fixed simplex ETF (a solution of a problem with a "
+            "learned classifier?): check it against the problem it solves"
+        )
     if isinstance(solution, Solution):
         if tol is not None:
             raise ValueError("tol applies to features given as an array; a Solution carries its own")
@@ -233,6 +257,45 @@ def check(
         atol_rule=atol_rule,
         exact=None if exact is None else jnp.asarray(exact.reshape(problem.feature_shape)),
     )
+
+
+def _same_classifier(a, b) -> bool:
+    """Equal up to float32 rounding (a solution may come from the same problem in another dtype)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-6, atol=1e-6 * float(np.max(np.abs(b)))))
+
+
+@no_type_check
+def _check_learned_entry(problem, solution, rtol, atol, tol, keep_exact, classifier):
+    """Arguments of :func:`check` for a learned classifier, checked; then :func:`check_learned`."""
+    if isinstance(solution, Solution):
+        if tol is not None or classifier is not None:
+            raise ValueError("tol and classifier apply to features given as an array; a Solution carries its own")
+        if solution.classifier is None:
+            raise ValueError("this problem learns its classifier: the solution must carry it (solution.classifier)")
+    elif isinstance(solution, (np.ndarray, jax.Array)):
+        if classifier is None:
+            raise ValueError(
+                f"this problem learns its classifier (classifier_decay={problem.classifier_decay:g}): pass "
+                "classifier= with the features, or the ufm.Solution itself"
+            )
+        tol = DEFAULT_TOL[problem.dtype] if tol is None else check_positive_real("tol", tol)
+        solution = learned_solution_from(problem, solution, classifier, tol)
+    else:
+        raise TypeError(f"solution must be a ufm.Solution or an array of features, got {type(solution).__name__}")
+    if rtol is not None:
+        rtol = check_positive_real("rtol", rtol)
+    if atol is not None:
+        atol = check_nonnegative_real("atol", atol)
+    samples = problem.as_samples(solution.features)
+    if samples.shape != problem.sample_shape:
+        raise ValueError(f"solution.features must have shape {problem.feature_shape}, got {solution.features.shape}")
+    if tuple(np.shape(solution.classifier)) != (problem.num_classes, problem.dim):
+        raise ValueError(
+            f"solution.classifier must have shape {(problem.num_classes, problem.dim)} (K, d), "
+            f"got {tuple(np.shape(solution.classifier))}"
+        )
+    return check_learned(problem, solution, rtol, atol, keep_exact)
 
 
 def _default_atol(tol: float, weight_decay: float, rtol: float, largest_norm: float) -> tuple[float, str]:

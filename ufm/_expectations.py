@@ -81,15 +81,15 @@ class ExpectedOptimum:
             $|u - v|/\sqrt{2\beta}$.
     """
 
-    alpha: Float[np.ndarray, ...] | float
-    objective: Float[np.ndarray, ...] | float
-    pair_objective: Float[np.ndarray, ...] | float
-    same_class_objective: Float[np.ndarray, ...] | float
-    confidence: Float[np.ndarray, ...] | float
-    calibration_error: Float[np.ndarray, ...] | float
-    pairwise_calibration_error: Float[np.ndarray, ...] | float
-    feature_norm: Float[np.ndarray, ...] | float
-    boundary_distance: Float[np.ndarray, ...] | float
+    alpha: Float[np.ndarray, "..."] | float
+    objective: Float[np.ndarray, "..."] | float
+    pair_objective: Float[np.ndarray, "..."] | float
+    same_class_objective: Float[np.ndarray, "..."] | float
+    confidence: Float[np.ndarray, "..."] | float
+    calibration_error: Float[np.ndarray, "..."] | float
+    pairwise_calibration_error: Float[np.ndarray, "..."] | float
+    feature_norm: Float[np.ndarray, "..."] | float
+    boundary_distance: Float[np.ndarray, "..."] | float
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -278,7 +278,7 @@ def _limit_values(k: int, gamma: float, scale: float) -> tuple[dict, dict]:
 
 @no_type_check  # arguments checked by hand, with one-line messages
 def expected_optimum(
-    num_classes: int, alpha: Float[ArrayLike, ...], weight_decay: float, scale: float = 1.0
+    num_classes: int, alpha: Float[ArrayLike, "..."], weight_decay: float, scale: float = 1.0
 ) -> ExpectedOptimum:
     r"""Expectations over $\lambda \sim \mathrm{Beta}(\alpha, \alpha)$ of the objective, confidence,
     calibration error, feature norm and boundary distance at the exact optimum.

@@ -11,7 +11,7 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from . import _joint, _newton
+from . import _joint, _learned, _newton
 from ._objective import _per_sample
 from ._problem import MixupUFM
 from ._results import RESULTS, ConvergenceError
@@ -76,12 +76,29 @@ def minimize(
     coefficients, $\alpha$, seeds, tolerance, ``max_steps`` and learning rate are data, so sweeps
     over them reuse the compiled loop and report ``compile_seconds`` of about zero.
 
+    **A learned classifier** (``problem.classifier_decay`` set) is solved by ``ufm/_learned.py``:
+    ``"newton"`` is Newton's method on $\min_H F(W, H)$ over the classifier, ``"lbfgs"`` (and the
+    other joint solvers; ``gd`` needs a ``learning_rate``) minimise over $(W, \sqrt{\omega}H)$
+    jointly. Zero is a saddle point, so ``init`` is ``None`` (a random start, seed 0), an integer
+    seed, or a pair ``(classifier, features)``; ``tol`` bounds the per-sample gradient norms and
+    $\|\nabla_W F\|_F$ (default ``max_steps``: 500 newton, 20000 lbfgs); ``devices`` and ``record``
+    are refused. ``Solution.classifier`` is the learned $W$ (the fixed ETF otherwise). See
+    ``docs/learned.md``.
+
     Returns:
         A :class:`ufm.Solution`; its ``objective`` and ``grad_norm`` are recomputed by autodiff of
         the objective at the returned features.
     """
     if not isinstance(problem, MixupUFM):
         raise TypeError(f"problem must be a ufm.MixupUFM, got {type(problem).__name__}")
+    if problem.learns_classifier:  # W is a variable too: its own solvers, in ufm/_learned.py
+        solution = _learned.minimize_learned(
+            problem, method, tol=tol, max_steps=max_steps, learning_rate=learning_rate, init=init,
+            record=record, devices=devices,
+        )
+        if throw and not solution.converged:
+            raise ConvergenceError(solution)
+        return solution
     solver = as_solver(method, tol=tol, max_steps=max_steps, learning_rate=learning_rate)
     tol = solver.tolerance(problem.dtype)
     steps = solver.steps()
@@ -228,4 +245,5 @@ def _finish(problem, solver, samples, num_steps, tol, max_steps, counts, compile
         solve_seconds=solve_s,
         history=history,
         sample_outcomes=counts,
+        classifier=problem.classifier,
     )

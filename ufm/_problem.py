@@ -27,6 +27,8 @@ from ._etf import simplex_etf
 from ._objective import jit_objective, jit_per_sample_gradient
 from ._quadrature import beta_rule
 from ._validation import (
+    check_class_weights,
+    check_classifier_decay,
     check_dim,
     check_dtype,
     check_int,
@@ -36,7 +38,7 @@ from ._validation import (
     check_positive_real,
 )
 
-__all__ = ["MixupUFM", "all_pairs", "draw_pairs", "draw_lambdas", "DEFAULT_NUM_LAMBDAS"]
+__all__ = ["MixupUFM", "all_pairs", "draw_pairs", "draw_lambdas", "pair_weights", "DEFAULT_NUM_LAMBDAS"]
 
 DEFAULT_NUM_LAMBDAS = 64
 _DECAY_WHY = "without weight decay the optimum does not exist: features grow without bound"
@@ -54,6 +56,8 @@ _SPEC_DEFAULTS: dict[str, Any] = {
     "pairs": None,
     "embedding_seed": None,
     "quadrature": None,
+    "classifier_decay": None,
+    "class_weights": None,
 }
 # Ways of choosing the mixing coefficients; giving one in replace() drops the others.
 _LAMBDA_SOURCES = ("lambdas", "num_lambdas", "quadrature")
@@ -76,8 +80,8 @@ class MixupUFM:
     - y_{pm}^\top Wh_{pm} + \frac{\mu}{2}\|h_{pm}\|^2\Bigr],$$
 
     with pair weights $\omega_p$ and $\lambda$ weights $\nu_m$ (uniform, so $\mathcal{L}$ is the plain
-    mean, except for the quadrature weights $\nu_m$ with ``quadrature``) and $\mu$ the weight decay
-    *per feature* (the convention
+    mean, unless ``class_weights`` set the pair weights or ``quadrature`` the $\lambda$ weights) and
+    $\mu$ the weight decay *per feature* (the convention
     $\frac1N\sum\ell + \frac{\lambda_H}{2}\|H\|_F^2$ has $\mu = N\lambda_H$). Weights multiply loss
     and decay alike, so they do not move any sample's optimum. Fisher, Meng & Papyan, ICLR 2024,
     Sec. 3.
@@ -102,6 +106,17 @@ class MixupUFM:
     pairs sorted lexicographically. Samples are independent, so every kept sample has the same
     optimum as in the full model.
 
+    **Class weights** $\pi$ (``class_weights``, default uniform $1/K$) weight the pair $(c, c')$ by
+    $\omega_{cc'} = \pi_c\pi_{c'}$ (normalised over the kept pairs with ``pairs``); uniform
+    $\pi$ gives the plain mean. With the fixed classifier they move no sample's optimum.
+
+    **A learned classifier** (``classifier_decay`` $= \lambda_W > 0$): $W$ is a variable too and the
+    objective is $F(W, H) = \mathcal{L}(H; W) + \frac{\lambda_W}{2}\|W\|_F^2$; the problem is no
+    longer separable, and its optimum depends on $\pi$. There is then no fixed classifier
+    (``classifier``, ``beta`` and ``gamma`` raise ``AttributeError``); ``scale`` and
+    ``embedding_seed``, which describe the fixed ETF, must keep their defaults. See
+    ``docs/learned.md``.
+
     Args:
         num_classes: $K \ge 2$.
         alpha: mixup's $\alpha > 0$; $\lambda \sim \mathrm{Beta}(\alpha, \alpha)$.
@@ -121,6 +136,11 @@ class MixupUFM:
         quadrature: $M$: use the $M$ Gauss–Jacobi nodes of $\mathrm{Beta}(\alpha, \alpha)$ as the
             mixing coefficients and their weights as ``lambda_weights`` (not together with
             ``num_lambdas`` or ``lambdas``); see above.
+        classifier_decay: ``None`` (default: the classifier is the fixed simplex ETF) or the decay
+            $\lambda_W > 0$ of a learned classifier.
+        class_weights: ``None`` (default: uniform) or $K$ weights $\pi_c > 0$ summing to one (within
+            ``1e-9``; they are then divided by their sum; ratios are refused, divide them by their
+            sum). Pair $(c, c')$ gets weight $\pi_c\pi_{c'}$.
     """
 
     # The arguments are checked by hand (one-line messages, tested), not by the annotations.
@@ -142,6 +162,8 @@ class MixupUFM:
         pairs: int | None = None,
         embedding_seed: int | None = None,
         quadrature: int | None = None,
+        classifier_decay: float | None = None,
+        class_weights: Float[ArrayLike, " K"] | None = None,
     ):
         k = check_num_classes(num_classes)
         spec = {
@@ -157,7 +179,16 @@ class MixupUFM:
             "pairs": check_pairs(pairs, k),
             "embedding_seed": None if embedding_seed is None else check_int("embedding_seed", embedding_seed, 0),
             "quadrature": None if quadrature is None else _check_quadrature(quadrature),
+            "classifier_decay": check_classifier_decay(classifier_decay),
+            "class_weights": check_class_weights(class_weights, k),
         }
+        if spec["classifier_decay"] is not None:
+            for name in ("scale", "embedding_seed"):
+                if spec[name] != _SPEC_DEFAULTS[name]:
+                    raise ValueError(
+                        f"{name} describes the fixed simplex-ETF classifier; with classifier_decay the "
+                        "classifier is learned (leave it at its default)"
+                    )
         given = [name for name in _LAMBDA_SOURCES if spec[name] is not None]
         if len(given) > 1:
             first, second = (_LAMBDA_SOURCE_WORDS[name] for name in given[:2])
@@ -174,15 +205,16 @@ class MixupUFM:
             lam_weights = np.full(lam.size, 1.0 / lam.size)
         pair_index = all_pairs(k) if spec["pairs"] is None else draw_pairs(k, spec["pairs"], spec["seed"])
         d = k if spec["dim"] is None else spec["dim"]
-        w = simplex_etf(k, d, spec["scale"], seed=spec["embedding_seed"])
+        learned = spec["classifier_decay"] is not None
+        w = None if learned else simplex_etf(k, d, spec["scale"], seed=spec["embedding_seed"])
         set_ = object.__setattr__
         set_(self, "_spec", spec)
         set_(self, "_dim", d)
         set_(self, "_lambdas", _read_only(lam))
         set_(self, "_lambda_weights", _read_only(lam_weights))
         set_(self, "_pair_index", _read_only(pair_index))
-        set_(self, "_pair_weights", _read_only(np.full(pair_index.shape[0], 1.0 / pair_index.shape[0])))
-        set_(self, "_classifier", jnp.asarray(w, dtype=spec["dtype"]))
+        set_(self, "_pair_weights", _read_only(pair_weights(pair_index, spec["class_weights"])))
+        set_(self, "_classifier", None if learned else jnp.asarray(w, dtype=spec["dtype"]))
 
     # ------------------------------------------------------------------ immutability, equality
 
@@ -219,6 +251,7 @@ class MixupUFM:
             spec["num_classes"], self._dim, spec["alpha"], spec["weight_decay"], spec["scale"], spec["dtype"],
             spec["embedding_seed"], spec["pairs"], spec["seed"] if spec["pairs"] is not None else None,
             self._lambdas.tobytes(), self._lambda_weights.tobytes(),
+            spec["classifier_decay"], self._pair_weights.tobytes(),
         )
 
     def __eq__(self, other):
@@ -278,11 +311,30 @@ class MixupUFM:
         """Seed of the classifier's random embedding, or ``None`` (first coordinates)."""
         return self._spec["embedding_seed"]
 
+    @property
+    def classifier_decay(self) -> float | None:
+        r"""$\lambda_W$ of a learned classifier, or ``None`` (the classifier is the fixed ETF)."""
+        return self._spec["classifier_decay"]
+
+    @property
+    def learns_classifier(self) -> bool:
+        """Whether the classifier is a variable (``classifier_decay`` given) rather than the fixed ETF."""
+        return self._spec["classifier_decay"] is not None
+
+    @property
+    def class_weights(self) -> Float[np.ndarray, " K"]:
+        r"""The class weights $\pi$ (sum 1; uniform $1/K$ unless given), read-only float64."""
+        given = self._spec["class_weights"]
+        k = self.num_classes
+        return _read_only(np.full(k, 1.0 / k) if given is None else np.array(given))
+
     def spec(self) -> dict[str, Any]:
         """The arguments this problem was built from: ``MixupUFM(**problem.spec())`` rebuilds it."""
         spec = dict(self._spec)
         if spec["lambdas"] is not None:
             spec["lambdas"] = list(spec["lambdas"])
+        if spec["class_weights"] is not None:
+            spec["class_weights"] = list(spec["class_weights"])
         return spec
 
     def config(self) -> dict[str, Any]:
@@ -347,22 +399,28 @@ class MixupUFM:
 
     @property
     def pair_weights(self) -> Float[np.ndarray, " P"]:
-        r"""Weights $\omega_p$ of the pairs in the objective (sum 1; uniform $1/P$)."""
+        r"""Weights $\omega_p \propto \pi_c\pi_{c'}$ of the pairs in the objective (sum 1; uniform
+        $1/P$ with uniform class weights)."""
         return self._pair_weights
 
     @property
     def classifier(self) -> Float[Array, "K d"]:
-        """The fixed simplex-ETF classifier $W$, ``(K, d)``, in ``dtype``."""
+        """The fixed simplex-ETF classifier $W$, ``(K, d)``, in ``dtype`` (``AttributeError`` when the
+        classifier is learned: use ``solution.classifier``)."""
+        if self._classifier is None:
+            raise AttributeError(_no_fixed_classifier(self, "classifier"))
         return self._classifier
 
     @property
     def beta(self) -> float:
-        r"""$\beta = s^2K/(K-1)$, so that $WW^\top = \beta(I - \mathbf{1}\mathbf{1}^\top/K)$."""
+        r"""$\beta = s^2K/(K-1)$, so that $WW^\top = \beta(I - \mathbf{1}\mathbf{1}^\top/K)$ (fixed ETF only)."""
+        if self.learns_classifier:
+            raise AttributeError(_no_fixed_classifier(self, "beta"))
         return self.scale**2 * self.num_classes / (self.num_classes - 1)
 
     @property
     def gamma(self) -> float:
-        r"""$\gamma = \mu/\beta$, the weight decay in the units of the analytic solution."""
+        r"""$\gamma = \mu/\beta$, the weight decay in the units of the analytic solution (fixed ETF only)."""
         return self.weight_decay / self.beta
 
     @property
@@ -410,31 +468,63 @@ class MixupUFM:
         return jnp.zeros(self.feature_shape, dtype=self.dtype)
 
     @no_type_check
-    def objective(self, features: Float[ArrayLike, "..."]) -> Float[Array, ""]:
-        r"""The objective $\mathcal{L}(H)$ at ``features``, evaluated in the problem's ``dtype``
-        (features in another precision are cast to it)."""
+    def objective(
+        self, features: Float[ArrayLike, "..."], classifier: Float[ArrayLike, "K d"] | None = None
+    ) -> Float[Array, ""]:
+        r"""The objective at ``features``, evaluated in the problem's ``dtype`` (inputs in another
+        precision are cast to it): $\mathcal{L}(H)$ with the fixed classifier, or, when the
+        classifier is learned, $F(W, H) = \mathcal{L}(H; W) + \frac{\lambda_W}{2}\|W\|_F^2$ at
+        ``classifier`` $= W$ (required then, e.g. ``solution.classifier``; refused otherwise)."""
         samples = self.as_samples(features).astype(self.dtype)
-        return jit_objective(
+        w = self._classifier_for(classifier)
+        value = jit_objective(
             samples,
-            self.classifier,
+            w,
             jnp.asarray(self.lambdas, self.dtype),
             jnp.asarray(self.weight_decay, self.dtype),
             jnp.asarray(self.pair_index),
             jnp.asarray(self.sample_weights(), self.dtype),
         )
+        if self.learns_classifier:
+            value = value + 0.5 * jnp.asarray(self.classifier_decay, self.dtype) * jnp.sum(w * w)
+        return value
 
     @no_type_check
-    def per_sample_gradient(self, features: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
-        r"""Each sample's own gradient $W^\top(p - y) + \mu h$ (by autodiff), in ``feature_shape``."""
+    def per_sample_gradient(
+        self, features: Float[ArrayLike, "..."], classifier: Float[ArrayLike, "K d"] | None = None
+    ) -> Float[Array, "..."]:
+        r"""Each sample's own gradient $W^\top(p - y) + \mu h$ (by autodiff), in ``feature_shape``;
+        ``classifier`` as in :meth:`objective`."""
         samples = self.as_samples(features).astype(self.dtype)
         grad = jit_per_sample_gradient(
             samples,
-            self.classifier,
+            self._classifier_for(classifier),
             jnp.asarray(self.lambdas, self.dtype),
             jnp.asarray(self.weight_decay, self.dtype),
             jnp.asarray(self.pair_index),
         )
         return self.as_features(grad)
+
+    @no_type_check
+    def _classifier_for(self, classifier) -> Array:
+        """The classifier an evaluation uses: the fixed one, or the given one of a learned problem."""
+        if not self.learns_classifier:
+            if classifier is not None:
+                raise ValueError(
+                    "classifier applies to problems with a learned classifier (classifier_decay); "
+                    "this problem's classifier is the fixed simplex ETF"
+                )
+            return self._classifier
+        if classifier is None:
+            raise ValueError(
+                f"this problem learns its classifier (classifier_decay={self.classifier_decay:g}): "
+                "pass classifier= too (e.g. solution.classifier)"
+            )
+        w = jnp.asarray(classifier)
+        shape = (self.num_classes, self.dim)
+        if w.shape != shape:
+            raise ValueError(f"classifier must have shape {shape} (K, d), got {w.shape}")
+        return w.astype(self.dtype)
 
 
 MAX_QUADRATURE = 10_000
@@ -453,6 +543,26 @@ def _check_quadrature(value: object) -> int:
 
 def _rebuild(spec: dict) -> MixupUFM:
     return MixupUFM(**spec)
+
+
+def _no_fixed_classifier(problem: MixupUFM, name: str) -> str:
+    return (
+        f"{name} is a property of the fixed simplex-ETF classifier; this problem learns its classifier "
+        f"(classifier_decay={problem.classifier_decay:g}): use solution.classifier"
+    )
+
+
+def pair_weights(
+    pair_index: Int[np.ndarray, "P 2"], class_weights: tuple[float, ...] | None
+) -> Float[np.ndarray, " P"]:
+    r"""Pair weights $\omega_p = \pi_c\pi_{c'}/\sum_{q}\pi_{c_q}\pi_{c'_q}$ over the kept pairs
+    (uniform $1/P$ when ``class_weights`` is ``None``; with all $K^2$ pairs the sum is already 1)."""
+    count = pair_index.shape[0]
+    if class_weights is None:
+        return np.full(count, 1.0 / count)
+    pi = np.asarray(class_weights, dtype=np.float64)
+    weights = pi[pair_index[:, 0]] * pi[pair_index[:, 1]]
+    return weights / np.sum(weights)
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:

@@ -35,6 +35,9 @@ class Solution:
         sample_outcomes: for ``newton``, how many samples ended in each way (``converged``,
             ``max_steps``, ``stalled``, ``line_search_failed``, ``nonfinite``); ``None`` for
             the joint methods, which have no per-sample iteration.
+        classifier: the classifier $W$, ``(K, d)``: the learned one for a problem with
+            ``classifier_decay`` (one point of the optimal orbit $\{WQ\}$, $Q$ orthogonal), else
+            the fixed simplex ETF.
     """
 
     features: Float[Array, "..."]
@@ -48,6 +51,7 @@ class Solution:
     solve_seconds: float
     history: np.ndarray | None = None
     sample_outcomes: dict[str, int] | None = None
+    classifier: Float[Array, "K d"] | None = None
 
     @property
     def converged(self) -> bool:
@@ -64,7 +68,7 @@ class Solution:
         out = {
             f.name: getattr(self, f.name)
             for f in dataclasses.fields(self)
-            if f.name not in ("features", "history")
+            if f.name not in ("features", "history", "classifier")
         }
         out["status"] = str(self.status)
         out["converged"] = self.converged

@@ -20,6 +20,8 @@ __all__ = [
     "check_dtype",
     "check_pairs",
     "check_nonnegative_real",
+    "check_classifier_decay",
+    "check_class_weights",
 ]
 
 
@@ -147,3 +149,51 @@ def check_pairs(pairs: object, num_classes: int) -> int | None:
             f"class pairs), got {count}"
         )
     return count
+
+
+def check_classifier_decay(value: object) -> float | None:
+    r"""Decay $\lambda_W$ on a learned classifier: ``None`` (the classifier is the fixed simplex ETF)
+    or a finite real > 0."""
+    if value is None:
+        return None
+    return check_positive_real(
+        "classifier_decay",
+        value,
+        "without decay on a learned classifier the optimum does not exist: the classifier and the features "
+        "grow without bound",
+    )
+
+
+# Class weights must sum to one up to this (absolute) rounding; they are then divided by their sum.
+CLASS_WEIGHTS_SUM_TOL = 1e-9
+
+
+def check_class_weights(weights: object, num_classes: int) -> tuple[float, ...] | None:
+    r"""Class weights $\pi$: ``None`` (uniform $1/K$) or $K$ finite reals > 0 summing to one.
+
+    A sum off by more than rounding (``CLASS_WEIGHTS_SUM_TOL``) is refused rather than silently
+    renormalised, so that a vector of ratios is never mistaken for a distribution; within rounding
+    the weights are divided by their sum, so that they sum to one to the last bits.
+    """
+    if weights is None:
+        return None
+    if isinstance(weights, (str, bytes)):
+        raise TypeError(f"class_weights must be a sequence of {num_classes} real numbers, got {weights!r}")
+    try:
+        arr = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"class_weights must be a sequence of {num_classes} real numbers, got {weights!r}") from None
+    if arr.ndim != 1:
+        raise ValueError(f"class_weights must be 1-D (one weight per class), got shape {arr.shape}")
+    if arr.size != num_classes:
+        raise ValueError(f"class_weights must hold one weight per class (K = {num_classes}), got {arr.size}")
+    bad = ~np.isfinite(arr) | (arr <= 0.0)
+    if bad.any():
+        raise ValueError(f"class_weights must be finite and > 0 (every class present), got {float(arr[bad][0])!r}")
+    total = float(np.sum(arr))
+    if abs(total - 1.0) > CLASS_WEIGHTS_SUM_TOL:
+        raise ValueError(
+            f"class_weights must sum to 1 (a distribution over the classes), got sum {total!r}; "
+            "divide ratios by their sum"
+        )
+    return tuple(float(x) for x in arr / total)

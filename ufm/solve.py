@@ -76,6 +76,8 @@ _OPTION = {
     "devices": "--devices",
     "pairs": "--pairs",
     "quadrature": "--quadrature",
+    "classifier_decay": "--classifier-decay",
+    "class_weights": "--class-weights",
 }
 
 
@@ -137,6 +139,23 @@ def build_parser() -> argparse.ArgumentParser:
         "P-K different-class pairs drawn with --seed (N = P*M samples; default all pairs)",
     )
     p.add_argument(
+        "--classifier-decay",
+        type=_number,
+        default=None,
+        metavar="LW",
+        help="learn the classifier too, with decay lambda_W > 0 on it (objective + lambda_W/2 ||W||^2); the "
+        "check then compares with the certified optimum of the convex reformulation (default: the fixed "
+        "simplex ETF)",
+    )
+    p.add_argument(
+        "--class-weights",
+        type=_weights,
+        default=None,
+        metavar="PI",
+        help="K comma-separated class weights pi_c > 0 summing to 1 (e.g. 0.4,0.3,0.3); pair (c, c2) gets "
+        "weight pi_c pi_c2 (default uniform)",
+    )
+    p.add_argument(
         "--method",
         default="newton",
         help="optimizer: newton (structured per-sample Newton, exact O(K) steps), "
@@ -164,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing --out folder")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout instead of the report")
     return p
+
+
+def _weights(text: str) -> list[int | float | str]:
+    """``--class-weights``: comma-separated numbers, each parsed like a numeric option (validated by
+    the library)."""
+    return [_number(part.strip()) for part in text.split(",")]
 
 
 def _convention() -> str:
@@ -203,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             dtype=args.dtype,
             pairs=args.pairs,
             quadrature=args.quadrature,
+            classifier_decay=args.classifier_decay,
+            class_weights=args.class_weights,
         )
         if args.method not in ufm.SOLVERS:
             raise ValueError(f"unknown method {args.method!r}; choose one of {', '.join(ufm.SOLVERS)}")
@@ -220,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"devices must be between 1 and {limit} (local devices), got {count}")
             if args.method != "newton":
                 raise ValueError(f"devices applies to the newton method only, not to {args.method}")
+            if problem.learns_classifier:
+                raise ValueError("devices applies to the fixed classifier only; a learned classifier is solved on "
+                                 "one device")
             devices = jax.local_devices()[:count]
         out = None if args.out is None else ufm.io.check_output_dir(args.out, args.force)
     except (TypeError, ValueError) as err:
@@ -238,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             "features": np.asarray(solution.features),
             "analytic_features": np.asarray(report.exact),
             "lambdas": np.asarray(problem.lambdas),
-            "classifier": np.asarray(problem.classifier),
+            "classifier": np.asarray(solution.classifier),
             "pair_index": np.asarray(problem.pair_index),
         }
         try:
