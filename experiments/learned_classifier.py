@@ -44,7 +44,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-__all__ = ["Settings", "quick_settings", "etf_error", "profile_optimum", "compute", "draw", "main"]
+__all__ = ["Settings", "quick_settings", "profile_optimum", "compute", "draw", "main"]
 
 DATA = ("balanced", "imbalance", "channels")
 FIGURE_NAMES = ("learned_etf_error", "learned_channels", "learned_profile_gap")
@@ -103,15 +103,6 @@ def quick_settings() -> Settings:
 
 
 # ------------------------------------------------------------------------------------ measures
-
-
-def etf_error(rows) -> float:
-    r"""$\bigl\|G/\|G\|_F - (I - \mathbf{1}\mathbf{1}^\top/K)/\sqrt{K-1}\bigr\|_F$ with $G = RR^\top$ for
-    the ``(K, d)`` rows $R$: zero exactly for a simplex ETF of any scale and rotation."""
-    rows = np.asarray(rows, dtype=np.float64)
-    k = rows.shape[0]
-    gram = rows @ rows.T
-    return float(np.linalg.norm(gram / np.linalg.norm(gram) - (np.eye(k) - 1.0 / k) / np.sqrt(k - 1)))
 
 
 def mean_cosine(rows, index) -> float:
@@ -204,7 +195,7 @@ def compute_balanced(s: Settings, log=print) -> tuple[dict, dict]:
                         solution, report = _solve_and_check(problem, method, seed, s.tol)
                         w = np.asarray(solution.classifier)
                         rows.append([k, alpha, mu, decay, seed, method == "newton", solution.objective, profile,
-                                     scale, np.linalg.norm(w, axis=-1).mean(), etf_error(w),
+                                     scale, np.linalg.norm(w, axis=-1).mean(), ufm.metrics.etf_error(w),
                                      report.comparison.max_rel_error])
                         runs.append({"K": k, "alpha": alpha, "mu": mu, "lambda_W": decay, "method": method,
                                      "seed": seed, **_record(solution, report)})
@@ -241,9 +232,9 @@ def compute_imbalance(s: Settings, log=print) -> tuple[dict, dict]:
                 w = np.asarray(solution.classifier)
                 norms = np.linalg.norm(w, axis=-1)
                 profile, _ = profile_optimum(problem)
-                values = (etf_error(w), mean_cosine(w, minority), mean_cosine(w, range(majority)),
+                values = (ufm.metrics.etf_error(w), mean_cosine(w, minority), mean_cosine(w, range(majority)),
                           norms[majority:].mean() / norms[:majority].mean(), report.reference.rank,
-                          profile - solution.objective, etf_error(class_means(problem, solution.features)),
+                          profile - solution.objective, ufm.metrics.etf_error(class_means(problem, solution.features)),
                           report.comparison.max_rel_error, solution.objective)
                 for name, value in zip(names, values):
                     out[name][i, j, n] = value
@@ -298,8 +289,10 @@ def compute_channels(s: Settings, log=print) -> tuple[dict, dict]:
         learned_w.append(w @ plane)
         fixed_h.append(np.asarray(ufm.optimal_features(fixed)) @ rotation @ plane)
         fixed_w.append(w_fixed @ rotation @ plane)
-        runs.append({"ratio": ratio, "profile_scale": scale, "etf_error": etf_error(w), **_record(solution, report)})
-        log(f"channels rho = {ratio:g}: ETF error of W {etf_error(w):.2e}, check {report.ok}")
+        runs.append(
+            {"ratio": ratio, "profile_scale": scale, "etf_error": ufm.metrics.etf_error(w), **_record(solution, report)}
+        )
+        log(f"channels rho = {ratio:g}: ETF error of W {ufm.metrics.etf_error(w):.2e}, check {report.ok}")
     arrays = {"lambdas": lambdas, "ratios": np.array(s.channel_ratios), "learned_features": np.stack(learned_h),
               "learned_classifier": np.stack(learned_w), "fixed_features": np.stack(fixed_h),
               "fixed_classifier": np.stack(fixed_w)}

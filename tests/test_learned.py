@@ -84,7 +84,7 @@ def test_no_mixup_optimum_is_the_derived_closed_form(mu, decay):
         h = np.asarray(solution.features)[:, :, 0]
         cos = np.einsum("cjd,cd->cj", h, w) / (np.linalg.norm(h, axis=-1) * np.linalg.norm(w, axis=-1)[:, None])
         assert np.abs(cos - 1).max() <= 1e-8
-        assert experiment.etf_error(w) <= 1e-7
+        assert ufm.metrics.etf_error(w) <= 1e-7
         # Negative control: the closed form of a lambda_W larger by 0.01 % is told apart.
         wrong = closed_form(mu, decay * (1 + 1e-4))
         assert abs(solution.objective - wrong["objective"]) > 1e-8
@@ -100,7 +100,7 @@ def test_balanced_mixup_optimum_is_the_fixed_etf_optimum_at_the_profile_norm():
     assert solution.converged
     w = np.asarray(solution.classifier)
     assert abs(solution.objective - profile) <= 1e-12
-    assert experiment.etf_error(w) <= 1e-7
+    assert ufm.metrics.etf_error(w) <= 1e-7
     np.testing.assert_allclose(np.linalg.norm(w, axis=-1), scale, rtol=1e-6)
     # Features: the exact fixed-ETF optimum at that norm, once the learned W is rotated onto the ETF.
     fixed = ufm.MixupUFM(K, lambdas=[0.3], weight_decay=0.05, scale=scale)
@@ -112,7 +112,7 @@ def test_balanced_mixup_optimum_is_the_fixed_etf_optimum_at_the_profile_norm():
     profile_skewed, _ = experiment.profile_optimum(skewed)
     learned = ufm.minimize(skewed, "newton")
     assert profile_skewed - learned.objective > 1e-4
-    assert experiment.etf_error(learned.classifier) > 1e-2
+    assert ufm.metrics.etf_error(learned.classifier) > 1e-2
 
 
 # ----------------------------------------------------------------------------- the certified reference

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from ._collapse import etf_error
 from ._compare import FeatureComparison, summarise_errors
 from ._convex import LearnedOptimum, learned_optimum
 from ._geometry import feature_geometry
@@ -37,20 +38,6 @@ DEFAULT_LEARNED_CHECK_TOL = {"float64": 1e-6, "float32": 1e-3}
 _CERTIFICATE_TOL = 1e-9
 
 
-def _etf_error(rows: np.ndarray) -> float:
-    r"""$\bigl\|G/\|G\|_F - (I - \mathbf{1}\mathbf{1}^\top/K)/\sqrt{K-1}\bigr\|_F$ with $G = RR^\top$:
-    0 exactly for the rows of a simplex ETF (any scale, any rotation). (The same definition as the
-    ETF error of the experiments.)"""
-    rows = np.asarray(rows, dtype=np.float64)
-    k = rows.shape[0]
-    gram = rows @ rows.T
-    scale = np.linalg.norm(gram)
-    if scale == 0:
-        return float("nan")  # W = 0: no geometry
-    target = (np.eye(k) - 1.0 / k) / np.sqrt(k - 1)
-    return float(np.linalg.norm(gram / scale - target))
-
-
 @dataclasses.dataclass(frozen=True)
 class LearnedReport:
     """The outcome of :func:`ufm.check` for a problem with a learned classifier.
@@ -63,7 +50,7 @@ class LearnedReport:
             absolute when $W^\\star = 0$).
         gram_rel_error: $\\|WW^\\top - W^\\star W^{\\star\\top}\\|_F / \\|W^\\star W^{\\star\\top}\\|_F$ (absolute when
             $W^\\star = 0$).
-        etf_error: ETF error of the learned rows (:func:`_etf_error`; 0 for a simplex ETF).
+        etf_error: ETF error of the learned rows (:func:`ufm.metrics.etf_error`; 0 for a simplex ETF).
         reference_etf_error: the same for the reference.
         geometry: :func:`ufm.feature_geometry` of the features with the learned classifier.
         exact_seconds: time to compute the reference and compare.
@@ -213,8 +200,8 @@ def check_learned(
         comparison=comparison,
         classifier_rel_error=classifier_err,
         gram_rel_error=gram_err,
-        etf_error=_etf_error(w),
-        reference_etf_error=_etf_error(np.asarray(reference.classifier)),
+        etf_error=etf_error(w),
+        reference_etf_error=etf_error(np.asarray(reference.classifier)),
         geometry=geometry,
         exact_seconds=seconds,
         ok=not reasons,
