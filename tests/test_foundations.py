@@ -311,3 +311,31 @@ def test_private_use_detector_can_fail(tmp_path):
     sample = tmp_path / "x.py"
     sample.write_text("import ufm\nfrom ufm._minimize import DEFAULT_TOL\nufm._io.write\n")
     assert len(_private_uses(sample)) == 2
+
+
+# ----------------------------------------------------------------------------- dependency floors
+
+
+def test_declared_floors_are_the_versions_ci_installs_and_tests():
+    """Every `>=` floor in pyproject.toml is pinned in .ci/floors.txt, which .ci/run installs for a
+    smoke run of the tests: a floor that was never installed cannot stay in the pyproject."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {}
+    for requirement in [*project["dependencies"], *project["optional-dependencies"]["test"],
+                        *project["optional-dependencies"]["experiments"]]:
+        name, _, version = requirement.partition(">=")
+        declared[name.strip().lower()] = version.strip()
+    pinned = {}
+    for line in (ROOT / ".ci" / "floors.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            pinned[name.strip().lower()] = version.strip()
+    assert pinned.pop("jaxlib") == pinned["jax"]  # jax needs the jaxlib of its own version
+    for name, version in declared.items():
+        assert name in pinned, f"{name} has a floor in pyproject.toml but is not installed at it in .ci/floors.txt"
+        assert tuple(map(int, pinned[name].split("."))) >= tuple(map(int, version.split("."))), name
+        assert pinned[name].startswith(version), f"{name}: pyproject floor {version}, CI tests {pinned[name]}"
+    assert "pytest" in (ROOT / ".ci" / "run").read_text() and "floors.txt" in (ROOT / ".ci" / "run").read_text()
