@@ -17,7 +17,6 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from . import analytic
-from ._blocks import row_blocks
 from ._compare import FeatureComparison, summarise_errors
 from ._geometry import feature_geometry
 from ._minimize import solution_from_features
@@ -44,7 +43,8 @@ class Report:
     Attributes:
         problem: the problem.
         solution: the numeric solution checked.
-        comparison: per-sample errors and the test ``||h - h*|| <= rtol ||h*|| + atol``.
+        comparison: per-sample errors and the test ``||h - h*|| <= rtol ||h*|| + atol`` (``None``
+            when ``check(..., compare=False)``, as are ``geometry`` and ``objective_exact``).
         geometry: the theory's structure measured on the numeric features
             (:func:`ufm.feature_geometry`).
         objective_exact: the objective at the exact optimum.
@@ -57,21 +57,28 @@ class Report:
 
     problem: MixupUFM
     solution: Solution
-    comparison: FeatureComparison
-    geometry: dict
-    objective_exact: float
+    comparison: FeatureComparison | None
+    geometry: dict | None
+    objective_exact: float | None
     exact_seconds: float
     ok: bool
     reasons: tuple[str, ...]
     atol_rule: str
     exact: Float[Array, ...] | None = None
 
+    @property
+    def compared(self) -> bool:
+        """Whether the features were compared with the exact optimum (``check(..., compare=True)``)."""
+        return self.comparison is not None
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready record (the keys of ``results.json``)."""
+        head = {"problem": self.problem.config(), "ok": self.ok, "reasons": list(self.reasons)}
+        if not self.compared:
+            return {**head, **self.solution.summary(), "compared": False}
         return {
-            "problem": self.problem.config(),
-            "ok": self.ok,
-            "reasons": list(self.reasons),
+            **head,
+            "compared": True,
             **self.solution.summary(),
             "objective_analytic": self.objective_exact,
             "analytic_seconds": self.exact_seconds,
@@ -83,7 +90,6 @@ class Report:
     def text(self) -> str:
         """The human-readable report that ``python -m ufm.solve`` prints."""
         problem, solution, comparison, geometry = self.problem, self.solution, self.comparison, self.geometry
-        c, c2, _ = comparison.worst_index
         k = problem.num_classes
         lines = [
             "mixup UFM, fixed simplex-ETF classifier (Fisher, Meng & Papyan, ICLR 2024)",
@@ -106,6 +112,14 @@ class Report:
         if solution.sample_outcomes and solution.sample_outcomes["converged"] != problem.num_samples:
             counts = ", ".join(f"{v} {name}" for name, v in solution.sample_outcomes.items() if v)
             lines.append(f"  samples: {counts}")
+        if not self.compared:
+            lines += [
+                f"objective: numeric {solution.objective:.15f}",
+                "not compared with the exact optimum (compare=False, --no-check): the verdict is the "
+                "solve's convergence only",
+            ]
+            return "\n".join(lines)
+        c, c2, _ = comparison.worst_index
         lines += [
             f"objective: numeric {solution.objective:.15f}   exact {self.objective_exact:.15f}   "
             f"diff {solution.objective - self.objective_exact:+.2e}",
@@ -140,6 +154,7 @@ def check(
     atol: float | None = None,
     tol: float | None = None,
     keep_exact: bool = False,
+    compare: bool = True,
 ) -> Report:
     r"""Compare a numeric solution with the exact optimum and measure the theory's geometry.
 
@@ -161,6 +176,9 @@ def check(
         tol: for features given as an array, the gradient-norm tolerance they are held to
             (default by dtype, see ``ufm.DEFAULT_TOL``); not allowed with a :class:`ufm.Solution`.
         keep_exact: keep the exact optimum in ``Report.exact`` (a second features-sized array).
+        compare: ``False`` skips the exact optimum, the comparison and the geometry (for runs where
+            only the numeric optimum is wanted, e.g. ``python -m ufm.solve --no-check``): the
+            report then carries the solve's own account only, and ``ok`` means converged.
 
     Returns:
         A :class:`ufm.Report`; ``report.ok`` is the verdict, ``report.reasons`` says why not.
@@ -178,21 +196,26 @@ def check(
     rtol = check_positive_real("rtol", DEFAULT_CHECK_TOL[problem.dtype] if rtol is None else rtol)
     if atol is not None:
         atol = check_nonnegative_real("atol", atol)
-    samples = problem.as_samples(solution.features)
-    if samples.shape != problem.sample_shape:
+    if not isinstance(compare, bool):
+        raise TypeError(f"compare must be True or False, got {compare!r}")
+    if tuple(solution.features.shape) not in (problem.feature_shape, problem.sample_shape):
         raise ValueError(f"solution.features must have shape {problem.feature_shape}, got {solution.features.shape}")
+    if not compare:
+        return Report(
+            problem=problem, solution=solution, comparison=None, geometry=None, objective_exact=None,
+            exact_seconds=0.0, ok=solution.converged, reasons=() if solution.converged else (solution.message,),
+            atol_rule="not compared",
+        )
+    numeric = host_samples(problem, solution.features)  # a view on CPU: no second copy
 
     t0 = time.perf_counter()
     margins = analytic.exact_margins(problem)
-    w64 = analytic._float64_classifier(problem)
-    numeric = np.asarray(samples, dtype=np.float64)  # host copy of the samples (a view on CPU)
     abs_err = np.empty(problem.sample_shape[:2])
     ref_norm = np.empty(problem.sample_shape[:2])
     exact = np.empty(problem.sample_shape) if keep_exact else None
     with np.errstate(over="ignore", invalid="ignore"):
-        for block in row_blocks(problem.num_pairs, problem.num_lambdas * problem.dim):
-            ref = analytic.assemble_samples(w64, problem.pair_index[block], margins, problem.beta)
-            abs_err[block] = np.linalg.norm(numeric[block] - ref, axis=-1)
+        for block, ref in analytic.optimal_sample_blocks(problem, margins):
+            abs_err[block] = np.linalg.norm(numeric[block].astype(np.float64, copy=False) - ref, axis=-1)
             ref_norm[block] = np.linalg.norm(ref, axis=-1)
             if exact is not None:
                 exact[block] = ref
@@ -203,10 +226,9 @@ def check(
     comparison = summarise_errors(
         abs_err, ref_norm, problem.pair_index, problem.lambdas, rtol, atol, problem.feature_shape[:-1]
     )
-    objective_exact = _exact_objective(problem, w64, margins)
+    objective_exact = _exact_objective(problem, analytic._float64_classifier(problem), margins)
     exact_seconds = time.perf_counter() - t0
-    geometry = feature_geometry(solution.features, problem.classifier, problem.lambdas,
-                                None if problem.pairs is None else problem.pair_index)
+    geometry = feature_geometry(numeric, problem.classifier, problem.lambdas, problem.pair_index)
 
     reasons = []
     if not solution.converged:
@@ -230,6 +252,21 @@ def check(
         atol_rule=atol_rule,
         exact=None if exact is None else jnp.asarray(exact.reshape(problem.feature_shape)),
     )
+
+
+def host_samples(problem: MixupUFM, features) -> np.ndarray:
+    """The features as a NumPy ``(P, M, d)`` array on this host, in their own dtype: a view of a
+    CPU array (no copy), one transfer from an accelerator.
+
+    Raises:
+        ValueError: for features spread over several processes (gather them first).
+    """
+    if isinstance(features, jax.Array) and not features.is_fully_addressable:
+        raise ValueError(
+            "the features are spread over several processes; gather them on one process first "
+            "(ufm.distributed.gather, called by every process)"
+        )
+    return np.asarray(features).reshape(problem.sample_shape)
 
 
 def _default_atol(tol: float, weight_decay: float, rtol: float, largest_norm: float) -> tuple[float, str]:

@@ -52,7 +52,7 @@ def feature_geometry(
     w = np.asarray(classifier, dtype=np.float64)
     lam = np.asarray(lambdas, dtype=np.float64)
     k = w.shape[0]
-    h = np.asarray(features, dtype=np.float64)
+    h = np.asarray(features)  # a view when possible; converted to float64 block by block below
     if pair_index is None:
         pairs = all_pairs(k)
         h = h.reshape(k * k, *h.shape[2:])
@@ -61,7 +61,7 @@ def feature_geometry(
     first, second = pairs[:, 0], pairs[:, 1]
     is_same = first == second
     with np.errstate(all="ignore"):  # NaN/inf features must give NaN diagnostics, not warnings
-        same = h[is_same]  # (K, M, d)
+        same = np.asarray(h[is_same], dtype=np.float64)  # (K, M, d)
         norms = np.linalg.norm(same, axis=-1)
         unit = w / np.linalg.norm(w, axis=-1, keepdims=True)
         unit_same = unit[first[is_same]][:, None, :]
@@ -73,7 +73,7 @@ def feature_geometry(
         diff_rows = np.flatnonzero(~is_same)
         for block in row_blocks(diff_rows.size, h[0].size):
             rows = diff_rows[block]
-            hs = h[rows]  # (pairs in block, M, d)
+            hs = np.asarray(h[rows], dtype=np.float64)  # (pairs in block, M, d)
             wa, wb = w[first[rows]], w[second[rows]]
             # Orthonormal basis of span{w_c, w_c2} per pair; rank 1 when K = 2 (w_c2 = -w_c).
             basis, _ = np.linalg.qr(np.stack([wa, wb], axis=-1))  # (pairs, d, 2)
