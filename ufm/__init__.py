@@ -17,6 +17,7 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 from . import analytic as analytic  # noqa: E402
+from . import distributed as distributed  # noqa: E402
 from . import io as io  # noqa: E402
 from ._check import CONVENTION as CONVENTION  # noqa: E402
 from ._check import DEFAULT_CHECK_TOL as DEFAULT_CHECK_TOL  # noqa: E402
@@ -25,8 +26,12 @@ from ._check import check as check  # noqa: E402
 from ._compare import FeatureComparison as FeatureComparison  # noqa: E402
 from ._compare import compare_features as compare_features  # noqa: E402
 from ._etf import simplex_etf as simplex_etf  # noqa: E402
+from ._final_check import FINAL_CHECKS as FINAL_CHECKS  # noqa: E402
 from ._geometry import boundary_coordinates as boundary_coordinates  # noqa: E402
 from ._geometry import feature_geometry as feature_geometry  # noqa: E402
+from ._memory import MemoryEstimate as MemoryEstimate  # noqa: E402
+from ._memory import available_memory as available_memory  # noqa: E402
+from ._memory import estimate_memory as estimate_memory  # noqa: E402
 from ._minimize import METHODS as METHODS  # noqa: E402
 from ._minimize import minimize as minimize  # noqa: E402
 from ._objective import mixup_objective as mixup_objective  # noqa: E402
@@ -57,10 +62,12 @@ __all__ = [
     "ConvergenceError",
     "DEFAULT_CHECK_TOL",
     "DEFAULT_TOL",
+    "FINAL_CHECKS",
     "FeatureComparison",
     "GradientDescent",
     "LBFGS",
     "METHODS",
+    "MemoryEstimate",
     "MixupUFM",
     "Newton",
     "Optax",
@@ -69,9 +76,12 @@ __all__ = [
     "SOLVERS",
     "Solution",
     "analytic",
+    "available_memory",
     "boundary_coordinates",
     "check",
     "compare_features",
+    "distributed",
+    "estimate_memory",
     "feature_geometry",
     "io",
     "minimize",
