@@ -288,7 +288,7 @@ def optimal_sample_blocks(
     problem: MixupUFM, margins: tuple[float, np.ndarray, np.ndarray] | None = None
 ) -> Iterator[tuple[slice, Float[np.ndarray, "p M d"]]]:
     """The exact optimum in the internal ``(P, M, d)`` layout, block by block: ``(pairs, block)``
-    with ``block = optimal_samples(problem)[pairs]`` (float64, about ``2**20`` elements each), so
+    with ``block = optimal_samples(problem)[pairs]`` (float64, about ``2**19`` elements each), so
     that it can be compared or written without ever being held whole.
 
     Args:
