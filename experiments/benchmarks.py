@@ -38,6 +38,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,6 +55,95 @@ def _max_sample_grad_norm(grad):
     import jax.numpy as jnp
 
     return jnp.sqrt(jnp.max(jnp.sum(grad * grad, axis=-1)))
+
+
+def _optax_lbfgs_loop(total, tol: float):
+    """A hand-written jitted loop of ``optax.lbfgs`` over all features jointly, stopped by the
+    largest per-sample gradient norm (the generic baseline; ``total`` is the sum of per-sample
+    objectives)."""
+    import jax
+    import optax
+
+    opt = optax.lbfgs(memory_size=10)
+    value_and_grad = optax.value_and_grad_from_state(total)
+
+    @jax.jit
+    def loop(h0):
+        def cond(c):
+            k, _, _, g = c
+            return (k < 2000) & (_max_sample_grad_norm(g) > tol)
+
+        def body(c):
+            k, h, state, g = c
+            value, g = value_and_grad(h, state=state)
+            updates, state = opt.update(g, state, h, value=value, grad=g, value_fn=total)
+            h = optax.apply_updates(h, updates)
+            _, g = value_and_grad(h, state=state)
+            return k + 1, h, state, g
+
+        g0 = jax.grad(total)(h0)
+        k, h, _, _ = jax.lax.while_loop(cond, body, (0, h0, opt.init(h0), g0))
+        return h, k
+
+    return loop
+
+
+def _paired_worker(cfg: dict) -> dict:
+    """Newton's whole ``ufm.minimize`` call against the hand-written optax L-BFGS loop, interleaved
+    in one process so that both see the same load: ``rounds`` rounds of (newton x ``repeats``,
+    optax once, newton x ``repeats``), a ratio per round (optax over the median newton time of that
+    round), wall and CPU time."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import ufm
+
+    problem = ufm.MixupUFM(cfg["K"], num_lambdas=cfg["M"], weight_decay=cfg["mu"], alpha=1.0, seed=0)
+    w, lambdas, mu = problem.classifier, jnp.asarray(problem.lambdas), jnp.asarray(problem.weight_decay)
+
+    def total(h):
+        return jnp.sum(ufm.per_sample_objective(h, w, lambdas, mu))
+
+    compiled = _optax_lbfgs_loop(total, cfg["tol"]).lower(problem.zeros()).compile()
+    h0 = problem.zeros()
+    newton = ufm.minimize(problem, tol=cfg["tol"])  # compiles
+
+    def timed(fn):
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = fn()
+        return out, time.perf_counter() - t0, time.process_time() - c0
+
+    rounds = []
+    for _ in range(cfg["rounds"]):
+        newton_times = []
+        for _ in range(cfg["repeats"]):
+            newton, wall, cpu = timed(lambda: ufm.minimize(problem, tol=cfg["tol"]))
+            newton_times.append((wall, cpu))
+        (h, k), optax_wall, optax_cpu = timed(lambda: jax.block_until_ready(compiled(h0)))
+        for _ in range(cfg["repeats"]):
+            newton, wall, cpu = timed(lambda: ufm.minimize(problem, tol=cfg["tol"]))
+            newton_times.append((wall, cpu))
+        newton_wall = float(np.median([t[0] for t in newton_times]))
+        newton_cpu = float(np.median([t[1] for t in newton_times]))
+        rounds.append({
+            "newton_wall_seconds": newton_wall, "newton_cpu_seconds": newton_cpu,
+            "optax_wall_seconds": optax_wall, "optax_cpu_seconds": optax_cpu, "optax_iterations": int(k),
+            "ratio_wall": optax_wall / newton_wall, "ratio_cpu": optax_cpu / newton_cpu,
+            "load_average": os.getloadavg()[0],
+        })
+    optax_check = ufm.check(problem, h, tol=cfg["tol"])
+    return {
+        **cfg,
+        "rounds_detail": rounds,
+        "ratio_wall_median": float(np.median([r["ratio_wall"] for r in rounds])),
+        "ratio_cpu_median": float(np.median([r["ratio_cpu"] for r in rounds])),
+        "max_abs_difference": float(np.max(np.abs(np.asarray(newton.features) - np.asarray(h)))),
+        "newton_converged": newton.converged,
+        "optax_converged": optax_check.solution.converged,
+        "newton_max_rel_error": ufm.check(problem, newton).comparison.max_rel_error,
+        "optax_max_rel_error": optax_check.comparison.max_rel_error,
+    }
 
 
 def _worker(cfg: dict) -> dict:
@@ -88,29 +178,7 @@ def _worker(cfg: dict) -> dict:
             return sol.features, sol.num_steps, sol.solve_seconds, sol.compile_seconds, wall
 
     elif method == "optax_lbfgs_loop":
-        import optax
-
-        opt = optax.lbfgs(memory_size=10)
-        value_and_grad = optax.value_and_grad_from_state(total)
-
-        @jax.jit
-        def loop(h0):
-            def cond(c):
-                k, _, _, g = c
-                return (k < 2000) & (_max_sample_grad_norm(g) > tol)
-
-            def body(c):
-                k, h, state, g = c
-                value, g = value_and_grad(h, state=state)
-                updates, state = opt.update(g, state, h, value=value, grad=g, value_fn=total)
-                h = optax.apply_updates(h, updates)
-                _, g = value_and_grad(h, state=state)
-                return k + 1, h, state, g
-
-            g0 = jax.grad(total)(h0)
-            k, h, _, _ = jax.lax.while_loop(cond, body, (0, h0, opt.init(h0), g0))
-            return h, k
-
+        loop = _optax_lbfgs_loop(total, tol)
         h0 = problem.zeros()
         t0 = time.perf_counter()
         compiled = loop.lower(h0).compile()
@@ -418,9 +486,28 @@ def _summary(results: list[dict], cli: list[dict], features_dir: Path) -> dict:
     return {"end_to_end": rows, "cli_memory": cli, "targets": targets}
 
 
+def _print_paired(paired: list[dict]) -> None:
+    if not paired:
+        return
+    print("\n| K | newton, whole ufm.minimize call [s] | optax_lbfgs_loop [s] | ratio, wall (target >= 60x at "
+          "K = 30) | ratio, CPU time | rounds (wall ratio) | max abs difference (target <= 1e-8) |")
+    print("|---|---|---|---|---|---|---|")
+    for r in paired:
+        if "error" in r:
+            print(f"| {r['K']} | - | - | - | - | - | {r['error']} |")
+            continue
+        rounds = r["rounds_detail"]
+        newton = statistics.median(x["newton_wall_seconds"] for x in rounds)
+        optax = statistics.median(x["optax_wall_seconds"] for x in rounds)
+        each = ", ".join(f"{x['ratio_wall']:.0f}" for x in rounds)
+        print(f"| {r['K']} | {newton:.3f} | {optax:.2f} | **{r['ratio_wall_median']:.0f}x** | "
+              f"{r['ratio_cpu_median']:.0f}x | {each} | {r['max_abs_difference']:.1e} |")
+
+
 def _print_summary(summary: dict) -> None:
+    _print_paired(summary.get("paired", []))
     print("\n| K | newton, whole ufm.minimize call [s] | optax_lbfgs_loop [s] | ratio (target >= 60x at K = 30) "
-          "| max abs difference (target <= 1e-8) | newton floor [s] | gap to floor |")
+          "| max abs difference (target <= 1e-8) | newton floor, one core [s] | gap to floor |")
     print("|---|---|---|---|---|---|---|")
     for row in summary["end_to_end"]:
         roof = row.get("roofline") or {}
@@ -435,10 +522,11 @@ def _print_summary(summary: dict) -> None:
         if roof:
             k = roof["kernel_seconds"]
             print(f"\nK = {row['K']} roofline: {roof['mean_iterations']:.2f} Newton iterations per sample on "
-                  f"average; measured {roof['measured_seconds_per_entry_iteration'] * 1e9:.1f} ns per (sample, class) "
-                  f"entry and iteration vs a floor of {roof['floor_seconds_per_entry_iteration'] * 1e9:.1f} ns "
-                  f"(3 exp at {k['exp'] * 1e9:.2f} ns, 2 divisions at {k['div'] * 1e9:.2f} ns, 25 multiply-adds at "
-                  f"{k['fma'] * 1e9:.2f} ns); final check floor {roof['check_floor_seconds'] * 1e3:.1f} ms")
+                  f"average; measured {roof['measured_seconds_per_entry_iteration'] * 1e9:.1f} ns (wall) per "
+                  f"(sample, class) entry and iteration vs a one-core floor of "
+                  f"{roof['floor_seconds_per_entry_iteration'] * 1e9:.1f} ns (3 exp at {k['exp'] * 1e9:.2f} ns, "
+                  f"2 divisions at {k['div'] * 1e9:.2f} ns, 25 multiply-adds at {k['fma'] * 1e9:.2f} ns; two "
+                  f"cores halve it); final check floor {roof['check_floor_seconds'] * 1e3:.1f} ms")
     if summary["cli_memory"]:
         print("\n| CLI run | features [GiB] | peak RSS [GiB] | peak / features (target <= 2) | estimate [GiB] "
               "| wall [s] | check |")
@@ -474,12 +562,22 @@ def main(argv: list[str] | None = None) -> int:
         help="also measure whole command-line runs (python -m ufm.solve --classes K [--pairs P] --out DIR): "
         f"peak resident memory and time (default cases: {' '.join(DEFAULT_CLI_CASES)})",
     )
+    p.add_argument(
+        "--end-to-end", nargs="*", type=int, default=None, metavar="K",
+        help="also time newton's whole ufm.minimize call against optax_lbfgs_loop interleaved in one process, "
+        "so both see the same load (--rounds rounds; default K: 30)",
+    )
+    p.add_argument("--rounds", type=int, default=3, help="rounds of the --end-to-end comparison (median ratio)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--paired-worker", help=argparse.SUPPRESS)
     p.add_argument("--cli-worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     if args.worker:
         print(json.dumps(_worker(json.loads(args.worker))))
+        return 0
+    if args.paired_worker:
+        print(json.dumps(_paired_worker(json.loads(args.paired_worker))))
         return 0
     if args.cli_worker:
         print(json.dumps(_cli_peak(args.cli_worker, Path(args.out), args.timeout)))
@@ -493,7 +591,10 @@ def main(argv: list[str] | None = None) -> int:
         for method in args.methods:
             if k >= 100 and method not in LARGE_K_METHODS:
                 continue
-            slow = method in ("adam", "gd", "scipy_lbfgsb") or (k >= 30 and method != "newton")
+            # One timed run for the slow baselines; newton and the hand-written optax loop (the
+            # end-to-end comparison) get the full --repeats.
+            compared = method in ("newton", "optax_lbfgs_loop")
+            slow = method in ("adam", "gd", "scipy_lbfgsb") or (k >= 30 and not compared)
             repeats = 1 if (args.quick or slow) else args.repeats
             if method == "newton" and not args.quick:
                 repeats = max(repeats, 7)
@@ -521,6 +622,27 @@ def main(argv: list[str] | None = None) -> int:
                 print(r["error"], file=sys.stderr, flush=True)
             results.append(r)
 
+    paired = []
+    for k in (None if args.end_to_end is None else (args.end_to_end or [30])) or ():
+        cfg = {"K": k, "M": args.lambdas, "mu": args.weight_decay, "tol": args.tol, "rounds": args.rounds,
+               "repeats": 5}
+        print(f"K = {k:4d}  newton vs optax_lbfgs_loop, interleaved ...", end=" ", flush=True, file=sys.stderr)
+        try:
+            proc = subprocess.run(
+                [sys.executable, __file__, "--out", str(out), "--paired-worker", json.dumps(cfg)],
+                capture_output=True, text=True, timeout=args.timeout * (args.rounds + 1),
+            )
+            if proc.returncode != 0:
+                raise RuntimeError(proc.stderr.strip().splitlines()[-1])
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            each = ", ".join(f"{x['ratio_wall']:.0f}" for x in r["rounds_detail"])
+            print(f"ratio {r['ratio_wall_median']:.0f}x wall, {r['ratio_cpu_median']:.0f}x cpu (rounds: {each})",
+                  file=sys.stderr, flush=True)
+        except (subprocess.TimeoutExpired, RuntimeError) as exc:
+            r = {**cfg, "error": f"{type(exc).__name__}: {exc}"}
+            print(r["error"], file=sys.stderr, flush=True)
+        paired.append(r)
+
     cli = []
     cases = None if args.cli_memory is None else (args.cli_memory or list(DEFAULT_CLI_CASES))
     for case in cases or ():
@@ -542,6 +664,7 @@ def main(argv: list[str] | None = None) -> int:
         cli.append(c)
 
     summary = _summary(results, cli, features_dir)
+    summary["paired"] = paired
     shutil.rmtree(features_dir, ignore_errors=True)
     report = {"machine": _machine(), "results": results, "summary": summary}
     (out / "benchmarks.json").write_text(json.dumps(report, indent=1))

@@ -84,6 +84,8 @@ def test_no_check_needs_less_and_its_verdict_is_convergence(monkeypatch, capsys)
     assert "not compared with the exact optimum" in report and "feature error" not in report
     assert main(SMALL + ["--no-check", "--max-steps", "2"]) == 1
     assert "CHECK FAILED: not converged" in capsys.readouterr().out
+    with pytest.raises(TypeError, match="compare must be True or False, got 'no'"):
+        ufm.check(problem, ufm.minimize(problem), compare="no")
 
 
 def test_no_check_writes_no_exact_optimum(tmp_path, capsys):

@@ -340,8 +340,9 @@ def _block_chunks(num_pairs: int, num_lambdas: int, rows: int) -> tuple[int, int
     and since a sample's iteration count depends on its $\lambda$ (and on whether its classes
     agree) but not on which classes (the ETF is symmetric), a chunk stops near its own samples'
     count instead of the slowest $\lambda$'s."""
-    pairs = min(num_pairs, rows)
-    return pairs, max(1, min(num_lambdas, rows // pairs))
+    pairs = -(-num_pairs // -(-num_pairs // rows))  # even chunks: as few repeated samples as possible
+    lambdas = max(1, min(num_lambdas, rows // pairs))
+    return pairs, -(-num_lambdas // -(-num_lambdas // lambdas))
 
 
 @functools.partial(jax.jit, static_argnames=("feature_shape", "rows", "lanes", "mesh", "split"))

@@ -58,6 +58,7 @@ __all__ = [
     "gather",
     "broadcast",
     "allgather",
+    "text_digest",
     "differing_processes",
 ]
 
@@ -314,18 +315,24 @@ def broadcast(value: int | float) -> int | float:
     return kind(multihost_utils.broadcast_one_to_all(np.asarray(value, np.float64)))
 
 
-def allgather(value: int) -> list[int]:
-    """Every process's ``value`` (an integer), in process order, on every process (a collective)."""
+def allgather(values) -> list[tuple[int, ...]]:
+    """Every process's ``values`` (a few integers, the same count in every process), in process
+    order, on every process (a collective; one compiled program per count)."""
+    values = tuple(int(v) for v in values)
     if jax.process_count() == 1:
-        return [int(value)]
+        return [values]
     from jax.experimental import multihost_utils
 
-    everyone = multihost_utils.process_allgather(np.asarray([value], np.int64))
-    return [int(v) for v in np.asarray(everyone).reshape(-1)]
+    everyone = multihost_utils.process_allgather(np.asarray(values, np.int64))
+    return [tuple(int(v) for v in row) for row in np.asarray(everyone).reshape(jax.process_count(), -1)]
+
+
+def text_digest(text: str) -> int:
+    """A 63-bit digest of ``text``, to compare texts across processes with :func:`allgather`."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
 
 
 def differing_processes(text: str) -> list[int]:
     """The processes whose ``text`` (e.g. their command line) differs from process 0's (a collective)."""
-    digest = int(np.frombuffer(hashlib.sha256(text.encode()).digest()[:8], dtype=np.int64)[0])
-    everyone = allgather(digest)
+    everyone = allgather([text_digest(text)])
     return [i for i, v in enumerate(everyone) if v != everyone[0]]

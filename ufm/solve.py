@@ -235,6 +235,10 @@ def _launch(args, ufm) -> dict | None:
     launcher = ufm.distributed.detect_launcher()
     if all(v is None for v in given.values()) and launcher is None:
         return None
+    if args.method != "newton":
+        raise ValueError(
+            f"method {args.method} runs in one process on one device; with several processes use --method newton"
+        )
     if isinstance(args.init_timeout, bool) or not isinstance(args.init_timeout, int) or args.init_timeout < 1:
         raise ValueError(f"timeout must be a whole number of seconds >= 1, got {args.init_timeout!r}")
     if launcher is None:
@@ -337,22 +341,8 @@ def _fail(parser, message: str):
     parser.exit(EXIT_BAD_INPUT, f"{parser.prog}: error: {message}\n")
 
 
-def _agree(parser, message: str | None, what: str, distributed: bool, usage: bool = True) -> None:
-    """Stop every process (exit 2) when any of them has ``message``; each prints its own line
-    (``usage``: as a usage error, pointing to ``--help``)."""
-    if distributed:
-        import ufm
-
-        failed = [i for i, flag in enumerate(ufm.distributed.allgather(int(message is not None))) if flag]
-        if failed and message is None:
-            who = ", ".join(str(i) for i in failed)
-            several = len(failed) > 1
-            message = (
-                f"process{'es' if several else ''} {who} stopped on {what} "
-                f"(see {'their' if several else 'its'} message)"
-            )
-    if message is not None:
-        parser.error(message) if usage else _fail(parser, message)
+def _processes(indices: list[int]) -> str:
+    return f"process{'es' if len(indices) > 1 else ''} {', '.join(map(str, indices))}"
 
 
 def _run(parser, args, launch: dict | None) -> int:
@@ -375,39 +365,50 @@ def _run(parser, args, launch: dict | None) -> int:
             _fail(parser, str(err))
         with open(log, "w") as f:
             f.write(_JOINED)
-        others = {k: v for k, v in sorted(vars(args).items()) if k != "process_id"}
-        differing = ufm.distributed.differing_processes(json.dumps(others, default=str))
-        _agree(parser, None if not differing else (
-            f"process{'es' if len(differing) > 1 else ''} {', '.join(map(str, differing))} got other arguments "
-            "than process 0: every process must run the same command (only --process-id differs)"
-        ), "bad input", distributed)
 
     import jax
 
     leader = jax.process_index() == 0
-    error = None
+    bad = short = None
     try:
         problem, solver, check_tol, devices, out = _build(args, ufm, leader, distributed)
     except (TypeError, ValueError) as err:
         message = str(err)
         option = _OPTION.get(message.split(" ", 1)[0])
-        error = f"argument {option}: {message}" if option else message
-    _agree(parser, error, "bad input", distributed)
-
-    num_devices = len(devices) if devices is not None else jax.local_device_count()
-    estimate = ufm.estimate_memory(
-        problem, args.method, compare=not args.no_check, save=out is not None,
-        num_processes=jax.process_count(), process_index=jax.process_index(), num_devices=num_devices,
-        accelerator=jax.devices()[0].platform != "cpu",
-    )
-    device_free = [ufm.available_memory(d) for d in jax.local_devices()]
-    short = estimate.shortfall(
-        ufm.available_memory(), min((f for f in device_free if f is not None), default=None)
-    )
-    _agree(parser, None if short is None else (
-        f"this run needs {short}{'' if not distributed else f' on process {jax.process_index()}'}; "
-        "reduce it with --pairs, --lambdas, --dim or --no-check"
-    ), "memory", distributed, usage=False)
+        bad = f"argument {option}: {message}" if option else message
+    if bad is None:
+        num_devices = len(devices) if devices is not None else jax.local_device_count()
+        estimate = ufm.estimate_memory(
+            problem, args.method, compare=not args.no_check, save=out is not None,
+            num_processes=jax.process_count(), process_index=jax.process_index(), num_devices=num_devices,
+            accelerator=jax.devices()[0].platform != "cpu",
+        )
+        device_free = [ufm.available_memory(d) for d in jax.local_devices()]
+        short = estimate.shortfall(
+            ufm.available_memory(), min((f for f in device_free if f is not None), default=None)
+        )
+        if short is not None:
+            where = f" on process {jax.process_index()}" if distributed else ""
+            short = f"this run needs {short}{where}; reduce it with --pairs, --lambdas, --dim or --no-check"
+    if distributed:
+        # One exchange: the same command everywhere (but --process-id), and who cannot go on.
+        others = {k: v for k, v in sorted(vars(args).items()) if k != "process_id"}
+        digest = ufm.distributed.text_digest(json.dumps(others, default=str))
+        everyone = ufm.distributed.allgather([digest, bad is not None, short is not None])
+        differing = [i for i, row in enumerate(everyone) if row[0] != everyone[0][0]]
+        refused = [i for i, row in enumerate(everyone) if row[1]]
+        short_of_memory = [i for i, row in enumerate(everyone) if row[2]]
+        if differing:
+            bad = (f"{_processes(differing)} got other arguments than process 0: every process must run "
+                   "the same command (only --process-id differs)")
+        elif refused and bad is None:
+            bad = f"{_processes(refused)} stopped on bad input (see {'their' if len(refused) > 1 else 'its'} message)"
+        elif short_of_memory and short is None and bad is None:
+            short = f"{_processes(short_of_memory)} cannot fit this run in memory (see the message there)"
+    if bad is not None:
+        parser.error(bad)
+    if short is not None:
+        _fail(parser, short)
 
     progress = _Progress(f"solving N = {problem.num_samples} samples with {args.method}") if leader else None
     with progress or _Nothing():
@@ -419,7 +420,7 @@ def _run(parser, args, launch: dict | None) -> int:
     if leader:
         code, text = _report(parser, args, ufm, np, problem, solver, solution, check_tol, out, num_devices)
     if distributed:
-        code = ufm.distributed.broadcast(code)
+        code = ufm.distributed.allgather([code, 0, 0])[0][0]  # process 0's; the exchange compiled above
         _quiet_stdout.active.restore()
     if text is not None:
         print(text)
@@ -452,10 +453,6 @@ def _build(args, ufm, leader: bool, distributed: bool):
     solver = ufm.SOLVERS[args.method](tol=args.tol, max_steps=args.max_steps)
     check_tol = _check_tol(args.check_tol)
     devices = None
-    if args.method != "newton" and distributed:
-        raise ValueError(
-            f"method {args.method} runs in one process on one device; with several processes use --method newton"
-        )
     if args.devices is not None:
         import jax
 
