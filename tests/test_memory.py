@@ -116,3 +116,16 @@ def test_block_arrays_must_fill_their_shape(tmp_path):
     pieces = [np.arange(4.0), np.arange(4.0, 6.0).reshape(1, 2)]  # any shapes, C order
     ufm.io.write_npz({"x": ufm.io.BlockArray((2, 3), np.float64, lambda: pieces)})(tmp_path / "c.npz")
     np.testing.assert_array_equal(np.load(tmp_path / "c.npz")["x"], np.arange(6.0).reshape(2, 3))
+
+
+def test_out_streams_the_exact_optimum_block_by_block(tmp_path, monkeypatch, capsys):
+    # Blocks of two pairs: the exact optimum written (and compared) in 8 pieces, in order.
+    from ufm import _blocks
+
+    monkeypatch.setattr(_blocks, "_BLOCK_ELEMENTS", 2 * 5 * 4)
+    out = tmp_path / "run"
+    assert main(SMALL + ["--out", str(out)]) == 0
+    problem = ufm.MixupUFM(4, num_lambdas=5, alpha=0.7, weight_decay=0.05)
+    arrays = np.load(out / "arrays.npz")
+    np.testing.assert_array_equal(arrays["analytic_features"], np.asarray(ufm.optimal_features(problem)))
+    assert "OK" in capsys.readouterr().out
