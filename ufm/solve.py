@@ -21,6 +21,7 @@ turns that into one line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -224,8 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         return _run(parser, args, None)
     if _SUPERVISED not in os.environ:
         return _supervise(parser, argv, launch, args.init_timeout)
-    with _quiet_stdout():  # the collectives' own chatter ("[Gloo] Rank 0 is connected ...") must not reach stdout
-        return _run(parser, args, launch)
+    with _QuietStdout() as quiet:  # the collectives' chatter ("[Gloo] Rank 0 is connected ...") stays off stdout
+        return _run(parser, args, launch, quiet)
 
 
 def _launch(args, ufm) -> dict | None:
@@ -235,7 +236,7 @@ def _launch(args, ufm) -> dict | None:
     launcher = ufm.distributed.detect_launcher()
     if all(v is None for v in given.values()) and launcher is None:
         return None
-    if args.method != "newton":
+    if args.method in ufm.SOLVERS and args.method != "newton":
         raise ValueError(
             f"method {args.method} runs in one process on one device; with several processes use --method newton"
         )
@@ -308,7 +309,7 @@ def _supervise(parser, argv: list[str], launch: dict, timeout: int) -> int:
     return EXIT_BAD_INPUT
 
 
-class _quiet_stdout:
+class _QuietStdout:
     """File descriptor 1 sent to the null device until :meth:`restore` (or the end of the block):
     this command prints to stdout only at the end, and nothing else may."""
 
@@ -318,7 +319,6 @@ class _quiet_stdout:
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, 1)
         os.close(null)
-        _quiet_stdout.active = self
         return self
 
     def restore(self):
@@ -330,10 +330,7 @@ class _quiet_stdout:
 
     def __exit__(self, *exc):
         self.restore()
-        _quiet_stdout.active = None
         return False
-
-    active = None
 
 
 def _fail(parser, message: str):
@@ -345,7 +342,7 @@ def _processes(indices: list[int]) -> str:
     return f"process{'es' if len(indices) > 1 else ''} {', '.join(map(str, indices))}"
 
 
-def _run(parser, args, launch: dict | None) -> int:
+def _run(parser, args, launch: dict | None, quiet: _QuietStdout | None = None) -> int:
     import numpy as np
 
     import ufm
@@ -411,7 +408,7 @@ def _run(parser, args, launch: dict | None) -> int:
         _fail(parser, short)
 
     progress = _Progress(f"solving N = {problem.num_samples} samples with {args.method}") if leader else None
-    with progress or _Nothing():
+    with progress or contextlib.nullcontext():
         solution = ufm.minimize(problem, solver, devices=devices)
     if distributed and (out is not None or not args.no_check):
         solution = ufm.distributed.gather(solution)  # NumPy features on process 0
@@ -421,18 +418,10 @@ def _run(parser, args, launch: dict | None) -> int:
         code, text = _report(parser, args, ufm, np, problem, solver, solution, check_tol, out, num_devices)
     if distributed:
         code = ufm.distributed.allgather([code, 0, 0])[0][0]  # process 0's; the exchange compiled above
-        _quiet_stdout.active.restore()
+        quiet.restore()
     if text is not None:
         print(text)
     return code
-
-
-class _Nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _build(args, ufm, leader: bool, distributed: bool):
