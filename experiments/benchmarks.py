@@ -445,10 +445,14 @@ def _plot(results: list[dict], path: Path) -> None:
         ax.set_title(title, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     axes[1].axhline(results[0]["tol"], color="k", lw=0.8, ls="--")
-    axes[0].legend(fontsize=8)
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=f"C{i}", label=m) for i, m in enumerate(methods)]
+    handles.append(Patch(facecolor="white", edgecolor="0.3", hatch="//", label="not converged (cap)"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, frameon=False)
     fig.suptitle(f"mixup UFM, M = {results[0]['M']}, tol = {results[0]['tol']:g} "
                  "(hatched: not converged within the iteration cap)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))  # room for the legend below the panels
     fig.savefig(path, dpi=120)
     plt.close(fig)
     del np
@@ -568,6 +572,8 @@ def main(argv: list[str] | None = None) -> int:
         "so both see the same load (--rounds rounds; default K: 30)",
     )
     p.add_argument("--rounds", type=int, default=3, help="rounds of the --end-to-end comparison (median ratio)")
+    p.add_argument("--from", dest="source", default=None, metavar="DIR",
+                   help="redraw benchmarks.png and reprint the summary from DIR/benchmarks.json (no solving)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--paired-worker", help=argparse.SUPPRESS)
     p.add_argument("--cli-worker", help=argparse.SUPPRESS)
@@ -585,6 +591,15 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.source is not None:
+        saved = json.loads((Path(args.source) / "benchmarks.json").read_text())
+        ok = [r for r in saved["results"] if "error" not in r]
+        if ok:
+            _plot(ok, out / "benchmarks.png")
+        if "summary" in saved:
+            _print_summary(saved["summary"])
+        print(f"wrote {out / 'benchmarks.png'}", file=sys.stderr)
+        return 0
     features_dir = Path(tempfile.mkdtemp(prefix="ufm-bench-"))
     results = []
     for k in args.classes:

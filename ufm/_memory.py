@@ -46,7 +46,7 @@ _COMPARE_PER_SAMPLE = 8
 _COMPARE_BLOCKS = 6
 # Blocks alive while writing --out: the exact optimum's block and NumPy's 16 MiB write buffer.
 _WRITE_BYTES = 16 * 2**20 + 8 * _BLOCK_ELEMENTS
-# Newton's and the final check's chunks: about 2**16 logits or features per chunk and ~30 arrays
+# Newton's and the final check's chunks: at most 2**16 logits or features per chunk and ~30 arrays
 # of that size per device.
 _CHUNK_BYTES_PER_ITEM = 30 * 2**16
 
