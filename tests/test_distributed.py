@@ -122,3 +122,23 @@ def test_cluster_launchers_are_detected_from_the_variables_jax_reads():
            "OMPI_COMM_WORLD_RANK": "3", "OMPI_COMM_WORLD_LOCAL_RANK": "1"}
     assert ufm.distributed.detect_launcher(mpi) == ("openmpi", 4, 3)
     assert ufm.distributed.detect_launcher({}) is None
+
+
+def test_start_up_failures_are_summarised_in_one_line():
+    # What the runtime logs when it ends a process (absl status lines, a stack trace) -> one line.
+    aborted = (
+        "F0101 00:00:00.000000 123 client.h:80] Terminating process because the JAX distributed service "
+        "detected fatal errors. absl::Status: DEADLINE_EXCEEDED: Deadline Exceeded\n\n"
+        "RPC: /xla.coordination.CoordinationService/RegisterTask\n"
+        "*** Check failure stack trace: ***\n    @ 0x7f SendToLog()\n"
+    )
+    first = ufm.distributed.failure_message(aborted, "10.0.0.1:1234", 3, 0, 60)
+    assert first == ("process 0 of 3: not all 3 processes joined the coordinator at 10.0.0.1:1234 within 60 s "
+                     "(are the others running the same command, and can they reach this address?)")
+    other = ufm.distributed.failure_message(aborted, "10.0.0.1:1234", 3, 2, 60)
+    assert other.startswith("process 2 of 3 could not reach the coordinator at 10.0.0.1:1234 within 60 s")
+    taken = "E0101 00:00:00.000000 1 add_port.cc:83] Failed to add port to server\nUNKNOWN: Failed to start RPC server"
+    message = ufm.distributed.failure_message(taken, "h:1", 2, 0, 5)
+    assert message == ("the distributed runtime at h:1 did not start for process 0 of 2: "
+                       "UNKNOWN: Failed to start RPC server")
+    assert "\n" not in first + other + message

@@ -8,7 +8,8 @@ gradient norm, recomputed from the features alone, by one of two independent rou
   classifier and the targets only: none of a solver's internal state (the Newton solver's logit
   coordinates, an optimizer's stored gradient).
 * ``"autodiff"``: ``jax.grad`` of the per-sample objective (:func:`ufm.per_sample_objective`), in
-  slabs of the $\lambda$ axis; about twice the work, and independent of the formula above.
+  slabs of the $\lambda$ axis; independent of the formula above, and somewhat slower (about a
+  third more CPU time at $K = 30$).
 
 Both work on features split over several devices, and over several processes: the direct route
 follows the split of the features (by pairs or by mixing coefficients, as the Newton solver

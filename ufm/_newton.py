@@ -357,8 +357,8 @@ def _run_blocks(w, pairs, lam, mu, beta, tol, max_steps, h0, *, feature_shape, r
     devices: the only features-sized array. No communication but the final reductions of the
     iteration counts and outcomes.
 
-    The chunks are dealt to ``lanes`` independent Newton loops per step of the walk: XLA's CPU
-    runtime runs independent loops on different cores, so one device keeps several cores busy."""
+    The chunks are dealt to ``lanes`` independent Newton loops per step of the walk, which XLA's
+    CPU runtime may run at once (measured: less wall time at equal CPU time, docs/performance.md)."""
     TRACES["newton"] += 1
     k, d = w.shape
 
@@ -521,7 +521,7 @@ def _chunk_rows(num_classes: int, dim: int, per_device: int) -> int:
 
 def _lanes(mesh) -> int:
     """Independent Newton loops per device: two where a CPU device has at least two cores to
-    itself (XLA runs independent loops concurrently there), else one."""
+    itself (independent loops may run at once there), else one."""
     devices = list(mesh.devices.flat)
     if devices[0].platform != "cpu":
         return 1

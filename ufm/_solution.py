@@ -23,7 +23,7 @@ class Solution:
             :func:`ufm.distributed.gather`.
         objective: the objective (weighted mean over samples) at ``features``.
         grad_norm: the largest per-sample gradient 2-norm $\max_i\|W^\top(p_i - y_i) + \mu h_i\|$,
-            recomputed by autodiff of the objective at ``features`` (not read from the
+            recomputed from ``features`` (``minimize``'s ``final_check``; not read from the
             optimizer's state).
         status: a :class:`ufm.RESULTS` member (``status.message`` says it in words).
         num_steps: optimizer iterations taken (for ``newton``: the most any sample took).
