@@ -20,6 +20,17 @@ gradient 2-norm is at most ``--tol``. First-order methods get an iteration cap (
 of iterations for 1e-10) and are reported as not converged when they hit it. Writes
 ``benchmarks.json`` and ``benchmarks.png`` into ``--out``.
 
+End to end: for ``ufm.minimize`` the time is also taken around the whole call (solve, final
+gradient-norm check, everything a user waits for: ``wall_seconds_median``), and the summary
+compares newton with ``optax_lbfgs_loop`` that way (target: 60x at K = 30), checks that the two
+answers agree (to 1e-8), and gives a roofline estimate of newton's remaining gap: its measured time
+per (sample, class) entry and iteration against the floor set by the exponentials, divisions and
+other arithmetic one iteration needs, at kernel rates measured on this machine.
+
+``--cli-memory K[:P] ...`` also measures the peak resident memory of whole command-line runs
+(``python -m ufm.solve --classes K [--pairs P] --out DIR``: solve, exact optimum, comparison,
+writing) against the target of twice the features, next to ``ufm.estimate_memory``'s estimate.
+
 ``--suite metrics`` benchmarks :mod:`ufm.metrics` instead (``python experiments/benchmarks.py --suite
 metrics --out DIR``): ``neural_collapse``, ``mixup_geometry`` and ``fit_weight_decay`` on
 ``--samples`` mixed samples (default 1e6, K = 10, d = 64, float64: the exact UFM optimum of a
@@ -36,8 +47,11 @@ import argparse
 import json
 import os
 import platform
+import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -51,6 +65,95 @@ def _max_sample_grad_norm(grad):
     import jax.numpy as jnp
 
     return jnp.sqrt(jnp.max(jnp.sum(grad * grad, axis=-1)))
+
+
+def _optax_lbfgs_loop(total, tol: float):
+    """A hand-written jitted loop of ``optax.lbfgs`` over all features jointly, stopped by the
+    largest per-sample gradient norm (the generic baseline; ``total`` is the sum of per-sample
+    objectives)."""
+    import jax
+    import optax
+
+    opt = optax.lbfgs(memory_size=10)
+    value_and_grad = optax.value_and_grad_from_state(total)
+
+    @jax.jit
+    def loop(h0):
+        def cond(c):
+            k, _, _, g = c
+            return (k < 2000) & (_max_sample_grad_norm(g) > tol)
+
+        def body(c):
+            k, h, state, g = c
+            value, g = value_and_grad(h, state=state)
+            updates, state = opt.update(g, state, h, value=value, grad=g, value_fn=total)
+            h = optax.apply_updates(h, updates)
+            _, g = value_and_grad(h, state=state)
+            return k + 1, h, state, g
+
+        g0 = jax.grad(total)(h0)
+        k, h, _, _ = jax.lax.while_loop(cond, body, (0, h0, opt.init(h0), g0))
+        return h, k
+
+    return loop
+
+
+def _paired_worker(cfg: dict) -> dict:
+    """Newton's whole ``ufm.minimize`` call against the hand-written optax L-BFGS loop, interleaved
+    in one process so that both see the same load: ``rounds`` rounds of (newton x ``repeats``,
+    optax once, newton x ``repeats``), a ratio per round (optax over the median newton time of that
+    round), wall and CPU time."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import ufm
+
+    problem = ufm.MixupUFM(cfg["K"], num_lambdas=cfg["M"], weight_decay=cfg["mu"], alpha=1.0, seed=0)
+    w, lambdas, mu = problem.classifier, jnp.asarray(problem.lambdas), jnp.asarray(problem.weight_decay)
+
+    def total(h):
+        return jnp.sum(ufm.per_sample_objective(h, w, lambdas, mu))
+
+    compiled = _optax_lbfgs_loop(total, cfg["tol"]).lower(problem.zeros()).compile()
+    h0 = problem.zeros()
+    newton = ufm.minimize(problem, tol=cfg["tol"])  # compiles
+
+    def timed(fn):
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = fn()
+        return out, time.perf_counter() - t0, time.process_time() - c0
+
+    rounds = []
+    for _ in range(cfg["rounds"]):
+        newton_times = []
+        for _ in range(cfg["repeats"]):
+            newton, wall, cpu = timed(lambda: ufm.minimize(problem, tol=cfg["tol"]))
+            newton_times.append((wall, cpu))
+        (h, k), optax_wall, optax_cpu = timed(lambda: jax.block_until_ready(compiled(h0)))
+        for _ in range(cfg["repeats"]):
+            newton, wall, cpu = timed(lambda: ufm.minimize(problem, tol=cfg["tol"]))
+            newton_times.append((wall, cpu))
+        newton_wall = float(np.median([t[0] for t in newton_times]))
+        newton_cpu = float(np.median([t[1] for t in newton_times]))
+        rounds.append({
+            "newton_wall_seconds": newton_wall, "newton_cpu_seconds": newton_cpu,
+            "optax_wall_seconds": optax_wall, "optax_cpu_seconds": optax_cpu, "optax_iterations": int(k),
+            "ratio_wall": optax_wall / newton_wall, "ratio_cpu": optax_cpu / newton_cpu,
+            "load_average": os.getloadavg()[0],
+        })
+    optax_check = ufm.check(problem, h, tol=cfg["tol"])
+    return {
+        **cfg,
+        "rounds_detail": rounds,
+        "ratio_wall_median": float(np.median([r["ratio_wall"] for r in rounds])),
+        "ratio_cpu_median": float(np.median([r["ratio_cpu"] for r in rounds])),
+        "max_abs_difference": float(np.max(np.abs(np.asarray(newton.features) - np.asarray(h)))),
+        "newton_converged": newton.converged,
+        "optax_converged": optax_check.solution.converged,
+        "newton_max_rel_error": ufm.check(problem, newton).comparison.max_rel_error,
+        "optax_max_rel_error": optax_check.comparison.max_rel_error,
+    }
 
 
 def _worker(cfg: dict) -> dict:
@@ -85,29 +188,7 @@ def _worker(cfg: dict) -> dict:
             return sol.features, sol.num_steps, sol.solve_seconds, sol.compile_seconds, wall
 
     elif method == "optax_lbfgs_loop":
-        import optax
-
-        opt = optax.lbfgs(memory_size=10)
-        value_and_grad = optax.value_and_grad_from_state(total)
-
-        @jax.jit
-        def loop(h0):
-            def cond(c):
-                k, _, _, g = c
-                return (k < 2000) & (_max_sample_grad_norm(g) > tol)
-
-            def body(c):
-                k, h, state, g = c
-                value, g = value_and_grad(h, state=state)
-                updates, state = opt.update(g, state, h, value=value, grad=g, value_fn=total)
-                h = optax.apply_updates(h, updates)
-                _, g = value_and_grad(h, state=state)
-                return k + 1, h, state, g
-
-            g0 = jax.grad(total)(h0)
-            k, h, _, _ = jax.lax.while_loop(cond, body, (0, h0, opt.init(h0), g0))
-            return h, k
-
+        loop = _optax_lbfgs_loop(total, tol)
         h0 = problem.zeros()
         t0 = time.perf_counter()
         compiled = loop.lower(h0).compile()
@@ -163,6 +244,11 @@ def _worker(cfg: dict) -> dict:
         times.append(solve_s)
         walls.append(wall)
     report = ufm.check(problem, jnp.asarray(features), tol=tol)  # the one check every caller uses
+    extra = {}
+    if cfg.get("save_features"):
+        np.save(cfg["save_features"], np.asarray(features))
+    if method == "newton" and cfg.get("roofline"):
+        extra["roofline"] = _newton_roofline(problem, tol, float(np.median(times)), float(np.median(walls)))
     return {
         **cfg,
         "num_samples": problem.num_samples,
@@ -183,6 +269,121 @@ def _worker(cfg: dict) -> dict:
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "setup_rss_bytes": rss_setup,
         "features_bytes": int(np.prod(problem.feature_shape)) * 8,
+        **extra,
+    }
+
+
+def _kernel_seconds() -> dict:
+    """Seconds per element of the operations a Newton iteration is made of, measured with XLA on
+    this machine on cache-resident float64 arrays: ``exp``, a division, and a multiply-add (the
+    "other flops"); and seconds per multiply-add of a (rows x 30) @ (30 x 30) matmul."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    size, reps = 1 << 15, 200
+    x = jnp.asarray(np.random.default_rng(0).uniform(0.1, 1.0, size))
+
+    def rate(step):
+        loop = jax.jit(lambda x: jax.lax.fori_loop(0, reps, lambda i, x: step(x), x))
+        jax.block_until_ready(loop(x))
+        best = min(_timed(lambda: jax.block_until_ready(loop(x))) for _ in range(5))
+        return best / (reps * size)
+
+    fma = rate(lambda x: x * 0.999 + 0.0005)
+    exp = rate(lambda x: jnp.exp(-x)) - fma / 2
+    div = rate(lambda x: 1.0 / (x + 1.5)) - fma / 2
+    a = jnp.asarray(np.random.default_rng(1).normal(size=(2048, 30)))
+    b = jnp.asarray(np.random.default_rng(2).normal(size=(30, 30)) / 30)
+    mm = jax.jit(lambda a: jax.lax.fori_loop(0, reps, lambda i, a: a @ b, a))
+    jax.block_until_ready(mm(a))
+    matmul = min(_timed(lambda: jax.block_until_ready(mm(a))) for _ in range(5)) / (reps * 2048 * 30 * 30)
+    return {"exp": exp, "div": div, "fma": fma, "matmul_mac": matmul}
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+# Per (sample, class) entry and Newton iteration (docs/performance.md): about 3 exponentials,
+# 2 divisions and 50 other floating-point operations.
+ENTRY_OPS = {"exp": 3, "div": 2, "fma": 25}
+
+
+def _newton_roofline(problem, tol: float, solve_seconds: float, wall_seconds: float) -> dict:
+    """Newton's measured time per (sample, class) entry and iteration against the arithmetic floor.
+
+    The entry-iterations are counted from each sample's own iteration count (the samples that
+    converged within k steps, for k = 1, 2, ...), which is what the solver's chunks of one mixing
+    coefficient run. The floor of the final check is its two matmuls over all entries and d.
+    """
+    import ufm
+
+    n, k, d = problem.num_samples, problem.num_classes, problem.dim
+    converged, sample_iterations, steps = 0, 0, 0
+    while converged < n and steps < 200:
+        steps += 1
+        now = ufm.minimize(problem, tol=tol, max_steps=steps).sample_outcomes["converged"]
+        sample_iterations += steps * (now - converged)
+        converged = now
+    kernels = _kernel_seconds()
+    per_entry = sum(ENTRY_OPS[op] * kernels[op] for op in ENTRY_OPS)
+    entry_iterations = sample_iterations * k
+    solve_floor = entry_iterations * per_entry + n * k * d * kernels["matmul_mac"]  # + forming h
+    check_floor = 2 * n * k * d * kernels["matmul_mac"] + n * k * (kernels["exp"] + kernels["div"])
+    return {
+        "mean_iterations": sample_iterations / n,
+        "entry_iterations": entry_iterations,
+        "kernel_seconds": kernels,
+        "floor_seconds_per_entry_iteration": per_entry,
+        "measured_seconds_per_entry_iteration": solve_seconds / entry_iterations,
+        "solve_floor_seconds": solve_floor,
+        "check_floor_seconds": check_floor,
+        "end_to_end_floor_seconds": solve_floor + check_floor,
+        "end_to_end_gap": wall_seconds / (solve_floor + check_floor),
+    }
+
+
+def _cli_peak(case: str, out_root: Path, timeout: float) -> dict:
+    """Peak resident memory and wall time of one whole command-line run (its own process)."""
+    import numpy as np
+
+    import ufm
+
+    k, _, pairs = case.partition(":")
+    k, pairs = int(k), (int(pairs) if pairs else None)
+    out = out_root / f"cli_k{k}" if pairs is None else out_root / f"cli_k{k}_p{pairs}"
+    command = [sys.executable, "-m", "ufm.solve", "--classes", str(k), "--out", str(out), "--force", "--json"]
+    if pairs is not None:
+        command += ["--pairs", str(pairs)]
+    t0 = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        raise
+    wall = time.perf_counter() - t0
+    # ru_maxrss of the children waited for so far is a running maximum: measure each case in a
+    # fresh interpreter (main() runs every case from its own subprocess, see --cli-memory).
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    if child.returncode not in (0, 1):
+        raise RuntimeError(stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {child.returncode}")
+    result = json.loads(stdout)
+    problem = ufm.MixupUFM(k, pairs=pairs)
+    features = int(np.prod(problem.feature_shape)) * 8
+    estimate = ufm.estimate_memory(problem, save=True)
+    shutil.rmtree(out, ignore_errors=True)
+    return {
+        "case": case, "K": k, "pairs": pairs, "num_samples": problem.num_samples, "features_bytes": features,
+        "peak_rss_bytes": peak, "peak_over_features": peak / features, "target_over_features": 2.0,
+        "estimate_bytes": estimate.peak_bytes,
+        "wall_seconds": wall, "ok": result["ok"], "max_rel_error": result.get("max_rel_error"),
+        "solve_seconds": result["solve_seconds"],
     }
 
 
@@ -413,10 +614,14 @@ def _plot(results: list[dict], path: Path) -> None:
         ax.set_title(title, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     axes[1].axhline(results[0]["tol"], color="k", lw=0.8, ls="--")
-    axes[0].legend(fontsize=8)
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=f"C{i}", label=m) for i, m in enumerate(methods)]
+    handles.append(Patch(facecolor="white", edgecolor="0.3", hatch="//", label="not converged (cap)"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, frameon=False)
     fig.suptitle(f"mixup UFM, M = {results[0]['M']}, tol = {results[0]['tol']:g} "
                  "(hatched: not converged within the iteration cap)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))  # room for the legend below the panels
     fig.savefig(path, dpi=120)
     plt.close(fig)
     del np
@@ -546,6 +751,93 @@ def _metrics_suite(args) -> int:
     return 0 if len(ok) == len(results) else 1
 
 
+# Targets shown in the summary (on the 2-core development machine, docs/performance.md).
+E2E_TARGET_RATIO = 60.0  # newton vs optax_lbfgs_loop, end to end, K = 30
+SAME_ANSWER = 1e-8  # max |h_newton - h_optax|
+CLI_PEAK_TARGET = 2.0  # peak resident memory of a whole CLI run, in units of the features
+DEFAULT_CLI_CASES = ("100", "1000:2000")
+
+
+def _summary(results: list[dict], cli: list[dict], features_dir: Path) -> dict:
+    """End-to-end ratios (with the answers compared), the roofline of newton, and the CLI peaks."""
+    import numpy as np
+
+    rows = []
+    for newton in (r for r in results if r["method"] == "newton" and "error" not in r):
+        optax = next((r for r in results if r["method"] == "optax_lbfgs_loop" and r["K"] == newton["K"]
+                      and "error" not in r), None)
+        row = {"K": newton["K"], "newton_wall_seconds": newton["wall_seconds_median"],
+               "newton_solve_seconds": newton["solve_seconds_median"], "roofline": newton.get("roofline")}
+        if optax is not None:
+            a = np.load(features_dir / f"newton_{newton['K']}.npy")
+            b = np.load(features_dir / f"optax_lbfgs_loop_{newton['K']}.npy")
+            row.update(
+                optax_seconds=optax["wall_seconds_median"],
+                end_to_end_ratio=optax["wall_seconds_median"] / newton["wall_seconds_median"],
+                solve_ratio=optax["solve_seconds_median"] / newton["solve_seconds_median"],
+                max_abs_difference=float(np.max(np.abs(a - b))),
+            )
+        rows.append(row)
+    targets = {"end_to_end_ratio_k30": E2E_TARGET_RATIO, "same_answer": SAME_ANSWER,
+               "cli_peak_over_features": CLI_PEAK_TARGET}
+    return {"end_to_end": rows, "cli_memory": cli, "targets": targets}
+
+
+def _print_paired(paired: list[dict]) -> None:
+    if not paired:
+        return
+    print("\n| K | newton, whole ufm.minimize call [s] | optax_lbfgs_loop [s] | ratio, wall (target >= 60x at "
+          "K = 30) | ratio, CPU time | rounds (wall ratio) | max abs difference (target <= 1e-8) |")
+    print("|---|---|---|---|---|---|---|")
+    for r in paired:
+        if "error" in r:
+            print(f"| {r['K']} | - | - | - | - | - | {r['error']} |")
+            continue
+        rounds = r["rounds_detail"]
+        newton = statistics.median(x["newton_wall_seconds"] for x in rounds)
+        optax = statistics.median(x["optax_wall_seconds"] for x in rounds)
+        each = ", ".join(f"{x['ratio_wall']:.0f}" for x in rounds)
+        print(f"| {r['K']} | {newton:.3f} | {optax:.2f} | **{r['ratio_wall_median']:.0f}x** | "
+              f"{r['ratio_cpu_median']:.0f}x | {each} | {r['max_abs_difference']:.1e} |")
+
+
+def _print_summary(summary: dict) -> None:
+    _print_paired(summary.get("paired", []))
+    print("\n| K | newton, whole ufm.minimize call [s] | optax_lbfgs_loop [s] | ratio (target >= 60x at K = 30) "
+          "| max abs difference (target <= 1e-8) | newton floor, one core [s] | gap to floor |")
+    print("|---|---|---|---|---|---|---|")
+    for row in summary["end_to_end"]:
+        roof = row.get("roofline") or {}
+        ratio = f"{row['end_to_end_ratio']:.0f}x" if "end_to_end_ratio" in row else "-"
+        optax = f"{row['optax_seconds']:.2f}" if "optax_seconds" in row else "-"
+        diff = f"{row['max_abs_difference']:.1e}" if "max_abs_difference" in row else "-"
+        floor = f"{roof['end_to_end_floor_seconds']:.3f}" if roof else "-"
+        gap = f"{roof['end_to_end_gap']:.1f}x" if roof else "-"
+        print(f"| {row['K']} | {row['newton_wall_seconds']:.3f} | {optax} | {ratio} | {diff} | {floor} | {gap} |")
+    for row in summary["end_to_end"]:
+        roof = row.get("roofline")
+        if roof:
+            k = roof["kernel_seconds"]
+            print(f"\nK = {row['K']} roofline: {roof['mean_iterations']:.2f} Newton iterations per sample on "
+                  f"average; measured {roof['measured_seconds_per_entry_iteration'] * 1e9:.1f} ns (wall) per "
+                  f"(sample, class) entry and iteration vs a one-core floor of "
+                  f"{roof['floor_seconds_per_entry_iteration'] * 1e9:.1f} ns (3 exp at {k['exp'] * 1e9:.2f} ns, "
+                  f"2 divisions at {k['div'] * 1e9:.2f} ns, 25 multiply-adds at {k['fma'] * 1e9:.2f} ns; two "
+                  f"cores halve it); final check floor {roof['check_floor_seconds'] * 1e3:.1f} ms")
+    if summary["cli_memory"]:
+        print("\n| CLI run | features [GiB] | peak RSS [GiB] | peak / features (target <= 2) | estimate [GiB] "
+              "| wall [s] | check |")
+        print("|---|---|---|---|---|---|---|")
+        for c in summary["cli_memory"]:
+            if "error" in c:
+                print(f"| {c['case']} | - | - | - | - | - | {c['error']} |")
+                continue
+            name = f"--classes {c['K']}" + (f" --pairs {c['pairs']}" if c["pairs"] else "")
+            print(f"| {name} --out | {c['features_bytes'] / 2**30:.2f} | {c['peak_rss_bytes'] / 2**30:.2f} | "
+                  f"{c['peak_over_features']:.2f} | {c['estimate_bytes'] / 2**30:.2f} | {c['wall_seconds']:.1f} | "
+                  f"{'ok' if c['ok'] else 'FAILED'} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="folder for benchmarks.json and benchmarks.png")
@@ -558,9 +850,23 @@ def main(argv: list[str] | None = None) -> int:
         "--pairs", type=int, default=None, metavar="P",
         help="keep P ordered class pairs (MixupUFM(pairs=P)) wherever P < K*K (default all pairs)",
     )
-    p.add_argument("--repeats", type=int, default=3, help="timed runs after the compiling one (median)")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs after the compiling one (median; newton: "
+                   "at least 7)")
     p.add_argument("--quick", action="store_true", help="one timed run each")
     p.add_argument("--timeout", type=float, default=900, help="seconds per configuration")
+    p.add_argument(
+        "--cli-memory", nargs="*", default=None, metavar="K[:P]",
+        help="also measure whole command-line runs (python -m ufm.solve --classes K [--pairs P] --out DIR): "
+        f"peak resident memory and time (default cases: {' '.join(DEFAULT_CLI_CASES)})",
+    )
+    p.add_argument(
+        "--end-to-end", nargs="*", type=int, default=None, metavar="K",
+        help="also time newton's whole ufm.minimize call against optax_lbfgs_loop interleaved in one process, "
+        "so both see the same load (--rounds rounds; default K: 30)",
+    )
+    p.add_argument("--rounds", type=int, default=3, help="rounds of the --end-to-end comparison (median ratio)")
+    p.add_argument("--from", dest="source", default=None, metavar="DIR",
+                   help="redraw benchmarks.png and reprint the summary from DIR/benchmarks.json (no solving)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument(
         "--suite", choices=("solvers", "metrics", "learned"), default="solvers",
@@ -575,6 +881,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--classifier-decay", type=float, default=1e-3, help="--suite learned: lambda_W")
     p.add_argument("--metrics-worker", help=argparse.SUPPRESS)
     p.add_argument("--learned-worker", help=argparse.SUPPRESS)
+    p.add_argument("--paired-worker", help=argparse.SUPPRESS)
+    p.add_argument("--cli-worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     if args.metrics_worker:
@@ -590,19 +898,43 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         print(json.dumps(_worker(json.loads(args.worker))))
         return 0
+    if args.paired_worker:
+        print(json.dumps(_paired_worker(json.loads(args.paired_worker))))
+        return 0
+    if args.cli_worker:
+        print(json.dumps(_cli_peak(args.cli_worker, Path(args.out), args.timeout)))
+        return 0
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.source is not None:
+        saved = json.loads((Path(args.source) / "benchmarks.json").read_text())
+        ok = [r for r in saved["results"] if "error" not in r]
+        if ok:
+            _plot(ok, out / "benchmarks.png")
+        if "summary" in saved:
+            _print_summary(saved["summary"])
+        print(f"wrote {out / 'benchmarks.png'}", file=sys.stderr)
+        return 0
+    features_dir = Path(tempfile.mkdtemp(prefix="ufm-bench-"))
     results = []
     for k in args.classes:
         for method in args.methods:
             if k >= 100 and method not in LARGE_K_METHODS:
                 continue
-            slow = method in ("adam", "gd", "scipy_lbfgsb") or (k >= 30 and method != "newton")
+            # One timed run for the slow baselines; newton and the hand-written optax loop (the
+            # end-to-end comparison) get the full --repeats.
+            compared = method in ("newton", "optax_lbfgs_loop")
+            slow = method in ("adam", "gd", "scipy_lbfgsb") or (k >= 30 and not compared)
             repeats = 1 if (args.quick or slow) else args.repeats
+            if method == "newton" and not args.quick:
+                repeats = max(repeats, 7)
             pairs = args.pairs if args.pairs is not None and args.pairs < k * k else None
             cfg = {"K": k, "M": args.lambdas, "mu": args.weight_decay, "tol": args.tol,
                    "method": method, "repeats": repeats, "pairs": pairs}
+            if method in ("newton", "optax_lbfgs_loop"):
+                cfg["save_features"] = str(features_dir / f"{method}_{k}.npy")
+                cfg["roofline"] = method == "newton"
             print(f"K = {k:4d}  {method:18s} ...", end=" ", flush=True, file=sys.stderr)
             try:
                 proc = subprocess.run(
@@ -612,6 +944,7 @@ def main(argv: list[str] | None = None) -> int:
                 if proc.returncode != 0:
                     raise RuntimeError(proc.stderr.strip().splitlines()[-1])
                 r = json.loads(proc.stdout.strip().splitlines()[-1])
+                r.pop("save_features", None)
                 print(f"{r['solve_seconds_median']:9.3f} s  {r['iterations']:5d} it  "
                       f"grad {r['grad_norm']:.1e}  err {r['max_rel_error']:.1e}  "
                       f"rss {r['peak_rss_bytes'] / 2**30:.2f} GiB", file=sys.stderr, flush=True)
@@ -620,11 +953,56 @@ def main(argv: list[str] | None = None) -> int:
                 print(r["error"], file=sys.stderr, flush=True)
             results.append(r)
 
-    report = {"machine": _machine(), "results": results}
+    paired = []
+    for k in (None if args.end_to_end is None else (args.end_to_end or [30])) or ():
+        cfg = {"K": k, "M": args.lambdas, "mu": args.weight_decay, "tol": args.tol, "rounds": args.rounds,
+               "repeats": 5}
+        print(f"K = {k:4d}  newton vs optax_lbfgs_loop, interleaved ...", end=" ", flush=True, file=sys.stderr)
+        try:
+            proc = subprocess.run(
+                [sys.executable, __file__, "--out", str(out), "--paired-worker", json.dumps(cfg)],
+                capture_output=True, text=True, timeout=args.timeout * (args.rounds + 1),
+            )
+            if proc.returncode != 0:
+                raise RuntimeError(proc.stderr.strip().splitlines()[-1])
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            each = ", ".join(f"{x['ratio_wall']:.0f}" for x in r["rounds_detail"])
+            print(f"ratio {r['ratio_wall_median']:.0f}x wall, {r['ratio_cpu_median']:.0f}x cpu (rounds: {each})",
+                  file=sys.stderr, flush=True)
+        except (subprocess.TimeoutExpired, RuntimeError) as exc:
+            r = {**cfg, "error": f"{type(exc).__name__}: {exc}"}
+            print(r["error"], file=sys.stderr, flush=True)
+        paired.append(r)
+
+    cli = []
+    cases = None if args.cli_memory is None else (args.cli_memory or list(DEFAULT_CLI_CASES))
+    for case in cases or ():
+        print(f"CLI {case:12s} ...", end=" ", flush=True, file=sys.stderr)
+        try:
+            # A fresh interpreter per case, so that its children's peak is this run's alone.
+            proc = subprocess.run(
+                [sys.executable, __file__, "--out", str(features_dir), "--cli-worker", case, "--timeout",
+                 str(args.timeout)], capture_output=True, text=True, timeout=args.timeout + 60,
+            )
+            if proc.returncode != 0:
+                raise RuntimeError(proc.stderr.strip().splitlines()[-1])
+            c = json.loads(proc.stdout.strip().splitlines()[-1])
+            print(f"peak {c['peak_rss_bytes'] / 2**30:.2f} GiB ({c['peak_over_features']:.2f} x features), "
+                  f"{c['wall_seconds']:.1f} s", file=sys.stderr, flush=True)
+        except (subprocess.TimeoutExpired, RuntimeError) as exc:
+            c = {"case": case, "error": f"{type(exc).__name__}: {exc}"}
+            print(c["error"], file=sys.stderr, flush=True)
+        cli.append(c)
+
+    summary = _summary(results, cli, features_dir)
+    summary["paired"] = paired
+    shutil.rmtree(features_dir, ignore_errors=True)
+    report = {"machine": _machine(), "results": results, "summary": summary}
     (out / "benchmarks.json").write_text(json.dumps(report, indent=1))
     ok = [r for r in results if "error" not in r]
     if ok:
         _plot(ok, out / "benchmarks.png")
+    _print_summary(summary)
     print(f"wrote {out / 'benchmarks.json'} and {out / 'benchmarks.png'}", file=sys.stderr)
     return 0
 

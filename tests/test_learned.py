@@ -309,6 +309,30 @@ def test_cli_checks_a_learned_solve(capsys):
     assert "CHECK FAILED" in capsys.readouterr().out
 
 
+def test_cli_out_saves_the_learned_classifier_and_no_check_skips_the_reference(tmp_path, capsys):
+    import json
+
+    from ufm.solve import main
+
+    argv = ["--classes", "3", "--lambdas", "2", "--weight-decay", "0.05", "--classifier-decay", "0.01"]
+    assert main([*argv, "--out", str(tmp_path / "checked")]) == 0
+    with np.load(tmp_path / "checked" / "arrays.npz") as saved:
+        w, h, ref = saved["classifier"], saved["features"], saved["analytic_features"]
+    problem = ufm.MixupUFM(3, num_lambdas=2, weight_decay=0.05, classifier_decay=0.01)
+    # The saved classifier is the learned one (not an ETF of the fixed model), and the saved
+    # reference is the certified optimum in the solution's frame: the features agree with it.
+    assert ufm.metrics.etf_error(w) < 1e-6 and abs(np.linalg.norm(w, axis=1).mean() - 1.0) > 1e-3
+    np.testing.assert_allclose(h, ref, rtol=0, atol=1e-6 * np.abs(ref).max())
+    assert ufm.check(problem, h, classifier=w).ok
+    capsys.readouterr()
+    assert main([*argv, "--no-check", "--out", str(tmp_path / "unchecked")]) == 0
+    assert "not compared" in capsys.readouterr().out
+    with np.load(tmp_path / "unchecked" / "arrays.npz") as saved:
+        assert "analytic_features" not in saved.files and saved["classifier"].shape == (3, 3)
+    results = json.loads((tmp_path / "unchecked" / "results.json").read_text())
+    assert results["compared"] is False and results["converged"] is True
+
+
 def test_experiment_quick_run_computes_saves_and_draws(tmp_path):
     import json
 

@@ -19,6 +19,7 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 from . import analytic as analytic  # noqa: E402
+from . import distributed as distributed  # noqa: E402
 from . import io as io  # noqa: E402
 from . import metrics as metrics  # noqa: E402
 from ._check import CONVENTION as CONVENTION  # noqa: E402
@@ -30,9 +31,13 @@ from ._compare import compare_features as compare_features  # noqa: E402
 from ._convex import LearnedOptimum as LearnedOptimum  # noqa: E402
 from ._convex import learned_optimum as learned_optimum  # noqa: E402
 from ._etf import simplex_etf as simplex_etf  # noqa: E402
+from ._final_check import FINAL_CHECKS as FINAL_CHECKS  # noqa: E402
 from ._geometry import boundary_coordinates as boundary_coordinates  # noqa: E402
 from ._geometry import feature_geometry as feature_geometry  # noqa: E402
 from ._learned_check import LearnedReport as LearnedReport  # noqa: E402
+from ._memory import MemoryEstimate as MemoryEstimate  # noqa: E402
+from ._memory import available_memory as available_memory  # noqa: E402
+from ._memory import estimate_memory as estimate_memory  # noqa: E402
 from ._minimize import METHODS as METHODS  # noqa: E402
 from ._minimize import minimize as minimize  # noqa: E402
 from ._objective import mixup_objective as mixup_objective  # noqa: E402
@@ -63,12 +68,14 @@ __all__ = [
     "ConvergenceError",
     "DEFAULT_CHECK_TOL",
     "DEFAULT_TOL",
+    "FINAL_CHECKS",
     "FeatureComparison",
     "GradientDescent",
     "LBFGS",
     "LearnedOptimum",
     "LearnedReport",
     "METHODS",
+    "MemoryEstimate",
     "MixupUFM",
     "Newton",
     "Optax",
@@ -77,9 +84,12 @@ __all__ = [
     "SOLVERS",
     "Solution",
     "analytic",
+    "available_memory",
     "boundary_coordinates",
     "check",
     "compare_features",
+    "distributed",
+    "estimate_memory",
     "feature_geometry",
     "io",
     "learned_optimum",

@@ -17,7 +17,6 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from . import analytic
-from ._blocks import row_blocks
 from ._compare import FeatureComparison, summarise_errors
 from ._geometry import feature_geometry
 from ._learned import learned_solution_from
@@ -46,7 +45,8 @@ class Report:
     Attributes:
         problem: the problem.
         solution: the numeric solution checked.
-        comparison: per-sample errors and the test ``||h - h*|| <= rtol ||h*|| + atol``.
+        comparison: per-sample errors and the test ``||h - h*|| <= rtol ||h*|| + atol`` (``None``
+            when ``check(..., compare=False)``, as are ``geometry`` and ``objective_exact``).
         geometry: the theory's structure measured on the numeric features
             (:func:`ufm.feature_geometry`).
         objective_exact: the objective at the exact optimum.
@@ -59,21 +59,28 @@ class Report:
 
     problem: MixupUFM
     solution: Solution
-    comparison: FeatureComparison
-    geometry: dict
-    objective_exact: float
+    comparison: FeatureComparison | None
+    geometry: dict | None
+    objective_exact: float | None
     exact_seconds: float
     ok: bool
     reasons: tuple[str, ...]
     atol_rule: str
     exact: Float[Array, "..."] | None = None
 
+    @property
+    def compared(self) -> bool:
+        """Whether the features were compared with the exact optimum (``check(..., compare=True)``)."""
+        return self.comparison is not None
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready record (the keys of ``results.json``)."""
+        head = {"problem": self.problem.config(), "ok": self.ok, "reasons": list(self.reasons)}
+        if not self.compared:
+            return {**head, **self.solution.summary(), "compared": False}
         return {
-            "problem": self.problem.config(),
-            "ok": self.ok,
-            "reasons": list(self.reasons),
+            **head,
+            "compared": True,
             **self.solution.summary(),
             "objective_analytic": self.objective_exact,
             "analytic_seconds": self.exact_seconds,
@@ -85,10 +92,12 @@ class Report:
     def text(self) -> str:
         """The human-readable report that ``python -m ufm.solve`` prints."""
         problem, solution, comparison, geometry = self.problem, self.solution, self.comparison, self.geometry
-        c, c2, _ = comparison.worst_index
         k = problem.num_classes
         lines = [
-            "mixup UFM, fixed simplex-ETF classifier (Fisher, Meng & Papyan, ICLR 2024)",
+            "mixup UFM, "
+            + (f"learned classifier (decay {problem.classifier_decay:g})" if problem.learns_classifier
+               else "fixed simplex-ETF classifier")
+            + " (Fisher, Meng & Papyan, ICLR 2024)",
             f"  K = {k}, d = {problem.dim}, scale = {problem.scale:g}, alpha = {problem.alpha:g}, "
             f"M = {problem.num_lambdas} lambdas ({_lambda_source(problem)}), "
             f"N = {problem.num_samples} samples, {problem.dtype}",
@@ -108,6 +117,14 @@ class Report:
         if solution.sample_outcomes and solution.sample_outcomes["converged"] != problem.num_samples:
             counts = ", ".join(f"{v} {name}" for name, v in solution.sample_outcomes.items() if v)
             lines.append(f"  samples: {counts}")
+        if not self.compared:
+            lines += [
+                f"objective: numeric {solution.objective:.15f}",
+                "not compared with the exact optimum (compare=False, --no-check): the verdict is the "
+                "solve's convergence only",
+            ]
+            return "\n".join(lines)
+        c, c2, _ = comparison.worst_index
         lines += [
             f"objective: numeric {solution.objective:.15f}   exact {self.objective_exact:.15f}   "
             f"diff {solution.objective - self.objective_exact:+.2e}",
@@ -145,6 +162,7 @@ def check(
     tol: float | None = None,
     keep_exact: bool = False,
     classifier: Float[ArrayLike, "K d"] | None = None,
+    compare: bool = True,
 ) -> Report:
     r"""Compare a numeric solution with the exact optimum and measure the theory's geometry.
 
@@ -168,6 +186,9 @@ def check(
         keep_exact: keep the exact optimum in ``Report.exact`` (a second features-sized array).
         classifier: for features given as an array of a problem with a learned classifier, the
             classifier they go with (a :class:`ufm.Solution` carries its own).
+        compare: ``False`` skips the exact optimum, the comparison and the geometry (for runs where
+            only the numeric optimum is wanted, e.g. ``python -m ufm.solve --no-check``): the
+            report then carries the solve's own account only, and ``ok`` means converged.
 
     A problem with a learned classifier (``classifier_decay``) has no fixed-ETF optimum: it is
     checked against its certified optimum (:func:`ufm.learned_optimum`), after the rotation that
@@ -181,8 +202,10 @@ def check(
     """
     if not isinstance(problem, MixupUFM):
         raise TypeError(f"problem must be a ufm.MixupUFM, got {type(problem).__name__}")
+    if not isinstance(compare, bool):
+        raise TypeError(f"compare must be True or False, got {compare!r}")
     if problem.learns_classifier:  # no fixed-ETF optimum: the certified convex reference
-        return _check_learned_entry(problem, solution, rtol, atol, tol, keep_exact, classifier)
+        return _check_learned_entry(problem, solution, rtol, atol, tol, keep_exact, classifier, compare)
     if classifier is not None:
         raise ValueError("classifier applies to problems with a learned classifier (classifier_decay); "
                          "this problem's classifier is the fixed simplex ETF")
@@ -204,21 +227,20 @@ def check(
     rtol = check_positive_real("rtol", DEFAULT_CHECK_TOL[problem.dtype] if rtol is None else rtol)
     if atol is not None:
         atol = check_nonnegative_real("atol", atol)
-    samples = problem.as_samples(solution.features)
-    if samples.shape != problem.sample_shape:
+    if tuple(solution.features.shape) not in (problem.feature_shape, problem.sample_shape):
         raise ValueError(f"solution.features must have shape {problem.feature_shape}, got {solution.features.shape}")
+    if not compare:
+        return _uncompared(problem, solution)
+    numeric = host_samples(problem, solution.features)  # a view on CPU: no second copy
 
     t0 = time.perf_counter()
     margins = analytic.exact_margins(problem)
-    w64 = analytic._float64_classifier(problem)
-    numeric = np.asarray(samples, dtype=np.float64)  # host copy of the samples (a view on CPU)
     abs_err = np.empty(problem.sample_shape[:2])
     ref_norm = np.empty(problem.sample_shape[:2])
     exact = np.empty(problem.sample_shape) if keep_exact else None
     with np.errstate(over="ignore", invalid="ignore"):
-        for block in row_blocks(problem.num_pairs, problem.num_lambdas * problem.dim):
-            ref = analytic.assemble_samples(w64, problem.pair_index[block], margins, problem.beta)
-            abs_err[block] = np.linalg.norm(numeric[block] - ref, axis=-1)
+        for block, ref in analytic.optimal_sample_blocks(problem, margins):
+            abs_err[block] = np.linalg.norm(numeric[block].astype(np.float64, copy=False) - ref, axis=-1)
             ref_norm[block] = np.linalg.norm(ref, axis=-1)
             if exact is not None:
                 exact[block] = ref
@@ -229,10 +251,9 @@ def check(
     comparison = summarise_errors(
         abs_err, ref_norm, problem.pair_index, problem.lambdas, rtol, atol, problem.feature_shape[:-1]
     )
-    objective_exact = _exact_objective(problem, w64, margins)
+    objective_exact = _exact_objective(problem, analytic._float64_classifier(problem), margins)
     exact_seconds = time.perf_counter() - t0
-    geometry = feature_geometry(solution.features, problem.classifier, problem.lambdas,
-                                None if problem.pairs is None else problem.pair_index,
+    geometry = feature_geometry(numeric, problem.classifier, problem.lambdas, problem.pair_index,
                                 lambda_weights=problem.lambda_weights)
 
     reasons = []
@@ -259,6 +280,15 @@ def check(
     )
 
 
+def _uncompared(problem: MixupUFM, solution: Solution) -> Report:
+    """The report of ``check(..., compare=False)``: the solve's own account only."""
+    return Report(
+        problem=problem, solution=solution, comparison=None, geometry=None, objective_exact=None,
+        exact_seconds=0.0, ok=solution.converged, reasons=() if solution.converged else (solution.message,),
+        atol_rule="not compared",
+    )
+
+
 def _same_classifier(a, b) -> bool:
     """Equal up to float32 rounding (a solution may come from the same problem in another dtype)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
@@ -266,7 +296,7 @@ def _same_classifier(a, b) -> bool:
 
 
 @no_type_check
-def _check_learned_entry(problem, solution, rtol, atol, tol, keep_exact, classifier):
+def _check_learned_entry(problem, solution, rtol, atol, tol, keep_exact, classifier, compare):
     """Arguments of :func:`check` for a learned classifier, checked; then :func:`check_learned`."""
     if isinstance(solution, Solution):
         if tol is not None or classifier is not None:
@@ -295,7 +325,24 @@ def _check_learned_entry(problem, solution, rtol, atol, tol, keep_exact, classif
             f"solution.classifier must have shape {(problem.num_classes, problem.dim)} (K, d), "
             f"got {tuple(np.shape(solution.classifier))}"
         )
+    if not compare:
+        return _uncompared(problem, solution)
     return check_learned(problem, solution, rtol, atol, keep_exact)
+
+
+def host_samples(problem: MixupUFM, features) -> np.ndarray:
+    """The features as a NumPy ``(P, M, d)`` array on this host, in their own dtype: a view of a
+    CPU array (no copy), one transfer from an accelerator.
+
+    Raises:
+        ValueError: for features spread over several processes (gather them first).
+    """
+    if isinstance(features, jax.Array) and not features.is_fully_addressable:
+        raise ValueError(
+            "the features are spread over several processes; gather them on one process first "
+            "(ufm.distributed.gather, called by every process)"
+        )
+    return np.asarray(features).reshape(problem.sample_shape)
 
 
 def _default_atol(tol: float, weight_decay: float, rtol: float, largest_norm: float) -> tuple[float, str]:

@@ -59,7 +59,7 @@ def feature_geometry(
         raise ValueError(f"lambda_weights must have the shape of lambdas {lam.shape}, got {nu.shape}")
     nu = nu / nu.sum()
     k = w.shape[0]
-    h = np.asarray(features, dtype=np.float64)
+    h = np.asarray(features)  # a view when possible; converted to float64 block by block below
     if pair_index is None:
         pairs = all_pairs(k)
         h = h.reshape(k * k, *h.shape[2:])
@@ -68,19 +68,28 @@ def feature_geometry(
     first, second = pairs[:, 0], pairs[:, 1]
     is_same = first == second
     with np.errstate(all="ignore"):  # NaN/inf features must give NaN diagnostics, not warnings
-        same = h[is_same]  # (K, M, d)
-        norms = np.linalg.norm(same, axis=-1)
         unit = w / np.linalg.norm(w, axis=-1, keepdims=True)
-        unit_same = unit[first[is_same]][:, None, :]
-        along = np.sum(same * unit_same, axis=-1)
-        misalign = np.linalg.norm(same - along[..., None] * unit_same, axis=-1)
+        # Same-class samples block by block too (with pair subsampling they can be half of all).
+        norm_sum, norm_min, norm_max, misalign = 0.0, np.inf, -np.inf, 0.0
+        same_rows = np.flatnonzero(is_same)
+        for block in row_blocks(same_rows.size, h[0].size):
+            rows = same_rows[block]
+            same = np.asarray(h[rows], dtype=np.float64)  # (pairs in block, M, d)
+            norms = np.linalg.norm(same, axis=-1)
+            unit_same = unit[first[rows]][:, None, :]
+            along = np.sum(same * unit_same, axis=-1)
+            off = np.linalg.norm(same - along[..., None] * unit_same, axis=-1)
+            norm_sum += (norms @ nu).sum()  # λ-weighted mean per pair; NaN propagates throughout
+            norm_min, norm_max = np.minimum(norm_min, norms.min()), np.maximum(norm_max, norms.max())
+            misalign = np.maximum(misalign, off.max())
+        same_count = same_rows.size
 
         m_half = int(np.argmin(np.abs(lam - 0.5)))
         outside = boundary = 0.0
         diff_rows = np.flatnonzero(~is_same)
         for block in row_blocks(diff_rows.size, h[0].size):
             rows = diff_rows[block]
-            hs = h[rows]  # (pairs in block, M, d)
+            hs = np.asarray(h[rows], dtype=np.float64)  # (pairs in block, M, d)
             wa, wb = w[first[rows]], w[second[rows]]
             # Orthonormal basis of span{w_c, w_c2} per pair; rank 1 when K = 2 (w_c2 = -w_c).
             basis, _ = np.linalg.qr(np.stack([wa, wb], axis=-1))  # (pairs, d, 2)
@@ -92,9 +101,9 @@ def feature_geometry(
             distance = np.abs(np.sum(hs[:, m_half] * direction, axis=-1)).max()
             boundary = np.maximum(boundary, distance)
         return {
-            "same_class_norm_mean": float((norms @ nu).mean()),
-            "same_class_norm_spread": float(norms.max() - norms.min()),
-            "same_class_max_misalignment": float(misalign.max()),
+            "same_class_norm_mean": float(norm_sum / same_count),
+            "same_class_norm_spread": float(norm_max - norm_min),
+            "same_class_max_misalignment": float(misalign),
             "max_outside_pair_span": float(outside),
             "lambda_nearest_half": float(lam[m_half]),
             "max_boundary_distance_nearest_half": float(boundary),

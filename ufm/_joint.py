@@ -51,7 +51,8 @@ def run_joint(
 ):
     """Minimise the sum of per-sample objectives over the ``(P, M, d)`` samples from ``h0`` on.
 
-    Returns ``(samples, num_steps, history)``.
+    Returns ``(features, num_steps, history)``, the features laid out as ``feature_shape`` (a
+    relabelling inside the compiled program, so no second copy is made outside it).
     """
     TRACES["joint"] += 1
     optimizer = structure.make_transform(hyper)
@@ -88,4 +89,4 @@ def run_joint(
         history0 = jnp.full((history_length,), jnp.nan, h0.dtype).at[0].set(record(h0.reshape(feature_shape)))
     carry = (jnp.asarray(0, jnp.int32), h0, state0, value0, grad0, history0)
     k, h, _, _, _, history = lax.while_loop(cond, body, carry)
-    return h, k, history
+    return h.reshape(feature_shape), k, history

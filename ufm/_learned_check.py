@@ -74,6 +74,12 @@ class LearnedReport:
     exact: Float[Array, "..."] | None = None
 
     @property
+    def compared(self) -> bool:
+        """Always ``True``: compared with the certified optimum (``check(..., compare=False)``
+        returns a :class:`ufm.Report` instead)."""
+        return True
+
+    @property
     def objective_reference(self) -> float:
         """The objective at the certified optimum."""
         return self.reference.objective
@@ -84,6 +90,7 @@ class LearnedReport:
             "problem": self.problem.config(),
             "ok": self.ok,
             "reasons": list(self.reasons),
+            "compared": True,
             **self.solution.summary(),
             "reference": {"method": "convex reformulation (nuclear norm): proximal gradient, Newton polish",
                           **self.reference.summary()},

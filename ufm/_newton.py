@@ -45,6 +45,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
+import os
 from collections.abc import Callable, Sequence
 
 import jax
@@ -57,12 +58,24 @@ from . import _sharding
 from ._problem import MixupUFM
 from ._timed import compile_and_run
 
-__all__ = ["newton_direction", "logit_newton_step", "newton_solve", "NewtonRun", "SAMPLE_OUTCOMES"]
+__all__ = [
+    "newton_direction",
+    "logit_newton_step",
+    "newton_solve",
+    "NewtonRun",
+    "SAMPLE_OUTCOMES",
+    "split_axis",
+    "chunk_samples",
+    "chunk_starts",
+    "sample_targets",
+]
 
 _ARMIJO = 1e-4  # sufficient-decrease constant
 _MAX_HALVINGS = 60  # 2**-60 * step: far below any useful step, so the line search always ends
 _ROUNDOFF_FACTOR = 16.0  # rounding level of a per-sample objective: 16 eps (|terms|)
-_CHUNK_ELEMENTS = 1 << 16
+# Logits per chunk: the chunk's dozen working arrays then stay in a core's L2 cache (measured on a
+# 1 MiB-L2 CPU: 15-25% less time than chunks eight times larger, docs/performance.md).
+_CHUNK_ELEMENTS = 1 << 13
 
 # How each sample's iteration ended (codes of the per-sample outcome, counted in NewtonRun.counts).
 SAMPLE_OUTCOMES = ("converged", "max_steps", "stalled", "line_search_failed", "nonfinite")
@@ -79,6 +92,10 @@ def _targets(
     k = lax.broadcasted_iota(class_a.dtype, (class_a.shape[0], num_classes), 1)
     lam = lam[:, None]
     return jnp.where(k == class_a[:, None], lam, 0.0) + jnp.where(k == class_b[:, None], 1.0 - lam, 0.0)
+
+
+# The targets, for the final check (the same construction, outside the iteration).
+sample_targets = _targets
 
 
 def _row_sums(*terms: Array) -> tuple[Array, ...]:
@@ -302,14 +319,124 @@ def _place_output(samples: Array, mesh) -> Array:
     return lax.with_sharding_constraint(samples, _sharding.sample_sharding(mesh, samples.ndim))
 
 
-@functools.partial(jax.jit, static_argnames=("sample_shape", "rows", "mesh"))
-def _run_chunked(w, a, b, lam, valid, mu, beta, tol, max_steps, h0, *, sample_shape, rows, mesh):
-    """Every device walks through its block of samples in chunks of ``rows``, each chunk running
-    the Newton loop to the end and then forming its features: no communication but the final
-    reductions of the iteration counts and outcomes."""
+def chunk_samples(pairs, lam, start, rows):
+    r"""First class, second class and $\lambda$ of the ``rows`` local samples from ``start`` on, in
+    the row-major order of a local ``(pairs, lambdas)`` block."""
+    m = lam.shape[0]
+    index = start + lax.iota(jnp.int32, rows)
+    pair = index // m
+    return pairs[pair, 0], pairs[pair, 1], lam[index % m]
+
+
+def chunk_starts(i, rows, n):
+    """Chunk ``i`` of ``rows`` samples out of ``n``: the nominal start ``i * rows`` and the start
+    actually used, moved back so that the last chunk ends at ``n`` (it then repeats samples of
+    the previous chunk, which give bitwise the same result: every sample's iteration is its own)."""
+    nominal = i * rows
+    return nominal, jnp.minimum(nominal, n - rows)
+
+
+def _block_chunks(num_pairs: int, num_lambdas: int, rows: int) -> tuple[int, int]:
+    r"""Chunk of a ``(num_pairs, num_lambdas)`` block: ``(pairs, lambdas)`` per chunk, about
+    ``rows`` samples. Pairs first: every chunk then holds as few mixing coefficients as possible,
+    and since a sample's iteration count depends on its $\lambda$ (and on whether its classes
+    agree) but not on which classes (the ETF is symmetric), a chunk stops near its own samples'
+    count instead of the slowest $\lambda$'s."""
+    pairs = -(-num_pairs // -(-num_pairs // rows))  # even chunks: as few repeated samples as possible
+    lambdas = max(1, min(num_lambdas, rows // pairs))
+    return pairs, -(-num_lambdas // -(-num_lambdas // lambdas))
+
+
+@functools.partial(jax.jit, static_argnames=("feature_shape", "rows", "lanes", "mesh", "split"))
+def _run_blocks(w, pairs, lam, mu, beta, tol, max_steps, h0, *, feature_shape, rows, lanes, mesh, split):
+    """Every device solves its block of the ``(P, M)`` samples (the pairs split over the devices
+    when ``split == 0``, the mixing coefficients when ``split == 1``) in chunks of about ``rows``
+    samples (a few pairs at one or a few mixing coefficients), each chunk running the Newton loop
+    to the end and writing its features in place into the output. Nothing is padded, so the
+    output is exactly the features, already laid out as ``feature_shape`` and split over the
+    devices: the only features-sized array. No communication but the final reductions of the
+    iteration counts and outcomes.
+
+    The chunks are dealt to ``lanes`` independent Newton loops per step of the walk, which XLA's
+    CPU runtime may run at once (measured: less wall time at equal CPU time, docs/performance.md)."""
     TRACES["newton"] += 1
     k, d = w.shape
-    n = int(np.prod(sample_shape[:-1]))
+
+    def local(w, pairs, lam, mu, beta, tol, max_steps, *h0):
+        num_pairs, num_lambdas = pairs.shape[0], lam.shape[0]
+        chunk_pairs, chunk_lambdas = _block_chunks(num_pairs, num_lambdas, rows)
+        size = chunk_pairs * chunk_lambdas
+        pair_chunks = -(-num_pairs // chunk_pairs)
+        num_chunks = pair_chunks * -(-num_lambdas // chunk_lambdas)
+
+        def solve_chunk(i):
+            pair_nominal, pair_start = chunk_starts(i % pair_chunks, chunk_pairs, num_pairs)
+            lam_nominal, lam_start = chunk_starts(i // pair_chunks, chunk_lambdas, num_lambdas)
+            index = lax.iota(jnp.int32, size)
+            p = pair_start + index // chunk_lambdas
+            m = lam_start + index % chunk_lambdas
+            start = (pair_start, lam_start, 0)
+            h_start = None
+            if h0:
+                h_start = lax.dynamic_slice(h0[0], start, (chunk_pairs, chunk_lambdas, d)).reshape(size, d)
+            z0, hperp2, lse0 = _start(w, beta, h_start, size, k, w.dtype)
+            it, z, sigma, outcome, _ = _solve_logits(
+                z0, lse0, hperp2, pairs[p, 0], pairs[p, 1], lam[m], mu, beta, tol, max_steps, k, lambda x: x, None, 0
+            )
+            h = _features(w, beta, z, sigma, h_start).reshape(chunk_pairs, chunk_lambdas, d)
+            fresh = ((p >= pair_nominal) & (m >= lam_nominal)).astype(jnp.int8)
+            return start, h, it, _outcome_counts(outcome, fresh)
+
+        per_lane = -(-num_chunks // lanes)
+
+        def chunk(i, carry):
+            out, its, counts = carry
+            # Lane j takes the j-th stretch of chunks; a lane past the end repeats the last chunk
+            # (bitwise the same features) and does not count it.
+            results = [solve_chunk(jnp.minimum(i + j * per_lane, num_chunks - 1)) for j in range(lanes)]
+            for j, (start, h, it, lane_counts) in enumerate(results):
+                out = lax.dynamic_update_slice(out, h, start)
+                its = jnp.maximum(its, it)
+                counts = counts + jnp.where(i + j * per_lane < num_chunks, lane_counts, 0)
+            return out, its, counts
+
+        carry = (
+            jnp.zeros((num_pairs, num_lambdas, d), w.dtype),
+            jnp.zeros((), jnp.int32),
+            jnp.zeros(len(SAMPLE_OUTCOMES), jnp.int32),
+        )
+        out, its, counts = lax.fori_loop(0, per_lane, chunk, carry)
+        return out, its[None], counts[None]
+
+    split_spec = _sharding.PartitionSpec(_sharding.SAMPLE_AXIS)
+    rep = _sharding.PartitionSpec()
+    pairs_spec, lam_spec = (split_spec, rep) if split == 0 else (rep, split_spec)
+    out_spec = _sharding.PartitionSpec(*([None] * split), _sharding.SAMPLE_AXIS)
+    extra = () if h0 is None else (h0,)
+    h, its, counts = jax.shard_map(
+        local,
+        mesh=mesh,
+        in_specs=(rep, pairs_spec, lam_spec, rep, rep, rep, rep, *(out_spec for _ in extra)),
+        out_specs=(out_spec, split_spec, split_spec),
+        check_vma=False,
+    )(w, pairs, lam, mu, beta, tol, max_steps, *extra)
+    # (P, M, d) split along P or M -> feature_shape split along the same axis: a relabelling.
+    axis = 0 if split == 0 else len(feature_shape) - 2
+    features = lax.with_sharding_constraint(
+        h.reshape(feature_shape), _sharding.axis_sharding(mesh, len(feature_shape), axis)
+    )
+    history = jnp.zeros((0,), w.dtype)
+    return features, jnp.max(its), jnp.sum(counts, axis=0), history
+
+
+@functools.partial(jax.jit, static_argnames=("feature_shape", "rows", "mesh"))
+def _run_chunked(w, a, b, lam, valid, mu, beta, tol, max_steps, h0, *, feature_shape, rows, mesh):
+    """The layout for device counts that divide neither the first axis of the features nor $M$:
+    the samples are flattened and padded to a multiple of the devices and of ``rows``, and every
+    device walks through its block in chunks of ``rows``, as in :func:`_run_blocks`."""
+    TRACES["newton"] += 1
+    k, d = w.shape
+    n = int(np.prod(feature_shape[:-1]))
 
     def local(w, a, b, lam, valid, mu, beta, tol, max_steps, *h0):
         per = a.shape[0]
@@ -337,18 +464,16 @@ def _run_chunked(w, a, b, lam, valid, mu, beta, tol, max_steps, h0, *, sample_sh
         check_vma=False,
     )(w, a, b, lam, valid, mu, beta, tol, max_steps, *extra)
     history = jnp.zeros((0,), w.dtype)
-    return _place_output(h[:n].reshape(sample_shape), mesh), jnp.max(its), jnp.sum(counts, axis=0), history
+    return _place_output(h[:n].reshape(feature_shape), mesh), jnp.max(its), jnp.sum(counts, axis=0), history
 
 
-@functools.partial(jax.jit, static_argnames=("sample_shape", "feature_shape", "mesh", "record", "history_length"))
-def _run_global(
-    w, a, b, lam, valid, mu, beta, tol, max_steps, h0, *, sample_shape, feature_shape, mesh, record, history_length
-):
+@functools.partial(jax.jit, static_argnames=("feature_shape", "mesh", "record", "history_length"))
+def _run_global(w, a, b, lam, valid, mu, beta, tol, max_steps, h0, *, feature_shape, mesh, record, history_length):
     """One loop over all samples (so that ``record`` sees the whole iterate after every step), with
     the same per-sample arithmetic as :func:`_run_chunked`."""
     TRACES["newton_record"] += 1
     k, d = w.shape
-    n = int(np.prod(sample_shape[:-1]))
+    n = int(np.prod(feature_shape[:-1]))
     n_pad = a.shape[0]
 
     def constrain(x):
@@ -362,14 +487,14 @@ def _run_global(
         z0, lse0, hperp2, a, b, lam, mu, beta, tol, max_steps, k, constrain, record_fn, history_length
     )
     h = _features(w, beta, z, sigma, h0)
-    return _place_output(h[:n].reshape(sample_shape), mesh), it, _outcome_counts(outcome, valid), history
+    return _place_output(h[:n].reshape(feature_shape), mesh), it, _outcome_counts(outcome, valid), history
 
 
 @dataclasses.dataclass(frozen=True)
 class NewtonRun:
     """What :func:`newton_solve` returns."""
 
-    samples: Float[Array, "P M d"]
+    features: Float[Array, "..."]
     num_steps: int
     counts: dict[str, int]
     compile_seconds: float
@@ -394,6 +519,31 @@ def _chunk_rows(num_classes: int, dim: int, per_device: int) -> int:
     return max(1, min(rows, per_device))
 
 
+def _lanes(mesh) -> int:
+    """Independent Newton loops per device: two where a CPU device has at least two cores to
+    itself (independent loops may run at once there), else one."""
+    devices = list(mesh.devices.flat)
+    if devices[0].platform != "cpu":
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    local = sum(d.process_index == jax.process_index() for d in devices)
+    return 2 if cores >= 2 * max(1, local) else 1
+
+
+def split_axis(feature_shape: tuple[int, ...], num_devices: int) -> int | None:
+    """How the samples are split over ``num_devices``: ``0`` by pairs (the first axis of
+    ``feature_shape``, $K$ or $P$, divides evenly), ``1`` by mixing coefficients ($M$ divides
+    evenly), ``None`` when neither does (the samples are then flattened and padded)."""
+    if feature_shape[0] % num_devices == 0:
+        return 0
+    if feature_shape[-2] % num_devices == 0:
+        return 1
+    return None
+
+
 def newton_solve(
     problem: MixupUFM,
     tol: float,
@@ -404,12 +554,15 @@ def newton_solve(
 ) -> NewtonRun:
     """Run the structured Newton method on every sample of ``problem``, sharded over ``devices``.
 
-    The samples are flattened, padded and split in equal contiguous blocks over a 1-D device mesh
-    (:mod:`ufm._sharding`). Each device walks through its block in cache-sized chunks and runs the
-    Newton loop on one chunk at a time, forming that chunk's features at the end: the only
-    features-sized array is the output, and no device ever talks to another. With ``record`` the
-    iteration must be global (one loop over all samples, a record per iteration), so the chunks
-    are replaced by one loop over all samples with the same per-sample arithmetic.
+    The samples are split in equal blocks over a 1-D device mesh (:mod:`ufm._sharding`): by pairs
+    when the number of devices divides the first axis of the features ($K$, or $P$ with pair
+    subsampling), else by mixing coefficients when it divides $M$; otherwise they are flattened
+    and padded with dummy samples. Each device walks through its block in cache-sized chunks and
+    runs the Newton loop on one chunk at a time, writing that chunk's features at the end: the
+    only features-sized array is the output (already in ``problem.feature_shape`` and split over
+    the devices), and no device ever talks to another. With ``record`` the iteration must be
+    global (one loop over all samples, a record per iteration), so the chunks are replaced by one
+    loop over all samples with the same per-sample arithmetic.
 
     The compiled loops are module-level ``jax.jit`` functions whose static arguments are the
     layout, the chunk size and the device mesh (and ``record``): weight decay, mixing
@@ -431,44 +584,61 @@ def newton_solve(
     num_devices = mesh.devices.size
     dtype = jnp.dtype(problem.dtype)
     k, d = problem.num_classes, problem.dim
-    class_a, class_b, lam_index = _sample_classes(problem)
-    n = class_a.size
-    per_device = -(-n // num_devices)
-    rows = per_device if record is not None else _chunk_rows(k, d, per_device)
-    n_pad = -(-n // (num_devices * rows)) * num_devices * rows
-    pad = n_pad - n
-    # Padding samples are same-class problems for class 0 (well posed); they are dropped at the end.
-    valid = np.pad(np.ones(n, np.int8), (0, pad))
-    class_a = np.pad(class_a, (0, pad))
-    class_b = np.pad(class_b, (0, pad))
-    lam = np.pad(np.asarray(problem.lambdas, dtype=np.float64)[lam_index], (0, pad)).astype(dtype)
-
-    scalars = [np.asarray(v, dtype) for v in (problem.weight_decay, problem.beta, tol)]
-    args = [
-        _sharding.shard_replicated(np.asarray(problem.classifier), mesh),
-        *(_sharding.shard_samples(x, mesh) for x in (class_a, class_b, lam, valid)),
-        *(_sharding.shard_replicated(s, mesh) for s in scalars),
-        _sharding.shard_replicated(np.asarray(max_steps, np.int32), mesh),
-        None,
+    split = split_axis(problem.feature_shape, num_devices)
+    scalars = [
+        _sharding.shard_replicated(np.asarray(v, t), mesh)
+        for v, t in ((problem.weight_decay, dtype), (problem.beta, dtype), (tol, dtype), (max_steps, np.int32))
     ]
-    if init is not None:
-        h0 = np.asarray(init, dtype=dtype).reshape(n, d)
-        args[-1] = _sharding.shard_samples(np.pad(h0, ((0, pad), (0, 0))), mesh)
+    classifier = _sharding.shard_replicated(np.asarray(problem.classifier), mesh)
 
-    if record is None:
-        run, static = _run_chunked, dict(sample_shape=problem.sample_shape, rows=rows, mesh=mesh)
-    else:
-        run = _run_global
+    if record is None and split is not None:
+        n_local = problem.num_samples // num_devices
+        pairs = np.asarray(problem.pair_index, dtype=np.int32)
+        lam = np.asarray(problem.lambdas, dtype=np.float64).astype(dtype)
+        args = [
+            classifier,
+            _sharding.shard_axis(pairs, mesh, 0) if split == 0 else _sharding.shard_replicated(pairs, mesh),
+            _sharding.shard_axis(lam, mesh, 0) if split == 1 else _sharding.shard_replicated(lam, mesh),
+            *scalars,
+            None if init is None else _sharding.shard_axis(np.asarray(init, dtype=dtype), mesh, split),
+        ]
         static = dict(
-            sample_shape=problem.sample_shape,
             feature_shape=problem.feature_shape,
+            rows=_chunk_rows(k, d, n_local),
+            lanes=_lanes(mesh),
             mesh=mesh,
-            record=record,
-            history_length=max_steps + 1,
+            split=split,
         )
+        run = _run_blocks
+    else:
+        class_a, class_b, lam_index = _sample_classes(problem)
+        n = class_a.size
+        per_device = -(-n // num_devices)
+        rows = per_device if record is not None else _chunk_rows(k, d, per_device)
+        n_pad = -(-n // (num_devices * rows)) * num_devices * rows
+        pad = n_pad - n
+        # Padding samples are same-class problems for class 0 (well posed); they are dropped at the end.
+        valid = np.pad(np.ones(n, np.int8), (0, pad))
+        class_a = np.pad(class_a, (0, pad))
+        class_b = np.pad(class_b, (0, pad))
+        lam = np.pad(np.asarray(problem.lambdas, dtype=np.float64)[lam_index], (0, pad)).astype(dtype)
+        args = [
+            classifier,
+            *(_sharding.shard_samples(x, mesh) for x in (class_a, class_b, lam, valid)),
+            *scalars,
+            None,
+        ]
+        if init is not None:
+            h0 = np.asarray(init, dtype=dtype).reshape(n, d)
+            args[-1] = _sharding.shard_samples(np.pad(h0, ((0, pad), (0, 0))), mesh)
+        if record is None:
+            run, static = _run_chunked, dict(feature_shape=problem.feature_shape, rows=rows, mesh=mesh)
+        else:
+            run = _run_global
+            static = dict(feature_shape=problem.feature_shape, mesh=mesh, record=record, history_length=max_steps + 1)
     outputs, compile_s, solve_s = compile_and_run(run, args, static)
-    samples, num_steps, counts, history = outputs
+    features, num_steps, counts, history = outputs
     num_steps = int(num_steps)
     counts = dict(zip(SAMPLE_OUTCOMES, (int(c) for c in np.asarray(counts)), strict=True))
     history = np.asarray(history[: num_steps + 1]) if record is not None else None
-    return NewtonRun(samples, num_steps, counts, compile_s, solve_s, history)
+    return NewtonRun(features, num_steps, counts, compile_s, solve_s, history)

@@ -20,7 +20,17 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-__all__ = ["SAMPLE_AXIS", "sample_mesh", "padded_size", "shard_samples", "replicated"]
+__all__ = [
+    "SAMPLE_AXIS",
+    "sample_mesh",
+    "padded_size",
+    "shard_samples",
+    "shard_axis",
+    "shard_replicated",
+    "replicated",
+    "axis_sharding",
+    "PartitionSpec",
+]
 
 SAMPLE_AXIS = "samples"
 
@@ -49,7 +59,12 @@ def padded_size(num_samples: int, mesh: Mesh) -> int:
 
 def sample_sharding(mesh: Mesh, ndim: int) -> NamedSharding:
     """Axis 0 split over the mesh, the other ``ndim - 1`` axes whole on every device."""
-    return NamedSharding(mesh, PartitionSpec(SAMPLE_AXIS, *([None] * (ndim - 1))))
+    return axis_sharding(mesh, ndim, 0)
+
+
+def axis_sharding(mesh: Mesh, ndim: int, axis: int) -> NamedSharding:
+    """Axis ``axis`` of an ``ndim``-dimensional array split over the mesh, the others whole."""
+    return NamedSharding(mesh, PartitionSpec(*([None] * axis), SAMPLE_AXIS, *([None] * (ndim - axis - 1))))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -65,6 +80,14 @@ def shard_samples(array: np.ndarray, mesh: Mesh) -> jax.Array:
     """
     array = np.asarray(array)
     sharding = sample_sharding(mesh, array.ndim)
+    return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
+
+
+def shard_axis(array: np.ndarray, mesh: Mesh, axis: int) -> jax.Array:
+    """A host array split over ``mesh`` along ``axis`` (whose length the number of devices
+    divides); each process materialises only the blocks of its own devices."""
+    array = np.asarray(array)
+    sharding = axis_sharding(mesh, array.ndim, axis)
     return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
 
 

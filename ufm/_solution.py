@@ -18,10 +18,12 @@ class Solution:
 
     Attributes:
         features: features at the last iterate, in ``problem.feature_shape``
-            (``(K, K, M, d)``, or ``(P, M, d)`` with pair subsampling).
+            (``(K, K, M, d)``, or ``(P, M, d)`` with pair subsampling): a JAX array placed as
+            the solver left it (split over its devices), or a NumPy array after
+            :func:`ufm.distributed.gather`.
         objective: the objective (weighted mean over samples) at ``features``.
         grad_norm: the largest per-sample gradient 2-norm $\max_i\|W^\top(p_i - y_i) + \mu h_i\|$,
-            recomputed by autodiff of the objective at ``features`` (not read from the
+            recomputed from ``features`` (``minimize``'s ``final_check``; not read from the
             optimizer's state).
         status: a :class:`ufm.RESULTS` member (``status.message`` says it in words).
         num_steps: optimizer iterations taken (for ``newton``: the most any sample took).
@@ -40,7 +42,7 @@ class Solution:
             the fixed simplex ETF.
     """
 
-    features: Float[Array, "..."]
+    features: Float[Array, "..."] | Float[np.ndarray, "..."]
     objective: float
     grad_norm: float
     status: RESULTS

@@ -28,6 +28,7 @@ compiled root finders, not itself traceable).
 from __future__ import annotations
 
 import collections
+from collections.abc import Iterator
 
 import jax
 import jax.numpy as jnp
@@ -35,6 +36,7 @@ import numpy as np
 from jax.nn import softplus
 from jaxtyping import Array, ArrayLike, Float, Int
 
+from ._blocks import row_blocks
 from ._etf import simplex_etf
 from ._problem import MixupUFM
 from ._roots import damped_newton_2d, safeguarded_newton
@@ -48,6 +50,7 @@ __all__ = [
     "exact_margins",
     "assemble_samples",
     "optimal_samples",
+    "optimal_sample_blocks",
     "optimal_features",
     "mse_optimal_features",
     "expected_optimum",
@@ -286,6 +289,23 @@ def assemble_samples(
 def optimal_samples(problem: MixupUFM) -> Float[np.ndarray, "P M d"]:
     """The exact optimum in the internal ``(P, M, d)`` layout, as a float64 NumPy array."""
     return assemble_samples(_float64_classifier(problem), problem.pair_index, exact_margins(problem), problem.beta)
+
+
+def optimal_sample_blocks(
+    problem: MixupUFM, margins: tuple[float, np.ndarray, np.ndarray] | None = None
+) -> Iterator[tuple[slice, Float[np.ndarray, "p M d"]]]:
+    """The exact optimum in the internal ``(P, M, d)`` layout, block by block: ``(pairs, block)``
+    with ``block = optimal_samples(problem)[pairs]`` (float64, about ``2**19`` elements each), so
+    that it can be compared or written without ever being held whole.
+
+    Args:
+        problem: the problem.
+        margins: its :func:`exact_margins`, when already computed.
+    """
+    margins = exact_margins(problem) if margins is None else margins
+    w = _float64_classifier(problem)
+    for block in row_blocks(problem.num_pairs, problem.num_lambdas * problem.dim):
+        yield block, assemble_samples(w, problem.pair_index[block], margins, problem.beta)
 
 
 def optimal_features(problem: MixupUFM) -> Float[Array, "K K M d"] | Float[Array, "P M d"]:

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-__all__ = ["check_output_dir", "write_results_dir", "write_json", "write_npz", "to_jsonable", "RESULT_FILES"]
+__all__ = [
+    "check_output_dir",
+    "write_results_dir",
+    "write_json",
+    "write_npz",
+    "BlockArray",
+    "to_jsonable",
+    "RESULT_FILES",
+]
 
 RESULT_FILES = ("config.json", "results.json", "arrays.npz")
 
@@ -66,15 +76,55 @@ def write_json(obj) -> Callable[[Path], None]:
     return write
 
 
+@dataclasses.dataclass(frozen=True)
+class BlockArray:
+    """An array that :func:`write_npz` writes block by block, so it is never held whole.
+
+    Attributes:
+        shape: its shape.
+        dtype: its dtype (a NumPy dtype or a name such as ``"float64"``).
+        blocks: a function returning an iterable of consecutive pieces of the array in C order
+            (each of any shape; together they hold exactly its elements).
+    """
+
+    shape: tuple[int, ...]
+    dtype: object
+    blocks: Callable[[], Iterable]
+
+
 def write_npz(arrays: dict) -> Callable[[Path], None]:
-    """A writer for :func:`write_results_dir`: ``arrays`` as an uncompressed ``.npz`` file."""
+    """A writer for :func:`write_results_dir`: ``arrays`` as an uncompressed ``.npz`` file that
+    ``numpy.load`` reads. Values are arrays, or :class:`BlockArray` objects streamed block by
+    block; ordinary arrays are written in bounded chunks too, so writing adds no features-sized
+    temporary."""
     import numpy as np
 
     def write(p: Path) -> None:
-        with open(p, "wb") as f:  # a file object, so numpy does not append ".npz" to the name
-            np.savez(f, **arrays)
+        with zipfile.ZipFile(p, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for name, value in arrays.items():
+                with archive.open(f"{name}.npy", mode="w", force_zip64=True) as f:
+                    if isinstance(value, BlockArray):
+                        _write_blocks(f, value, np)
+                    else:
+                        np.lib.format.write_array(f, np.asarray(value), allow_pickle=False)
 
     return write
+
+
+def _write_blocks(f, array: BlockArray, np) -> None:
+    """The ``.npy`` header of ``array``, then its blocks in order (checked to fill it exactly)."""
+    dtype = np.dtype(array.dtype)
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": tuple(array.shape)}
+    np.lib.format.write_array_header_1_0(f, header)
+    size, written = int(np.prod(array.shape)), 0
+    for block in array.blocks():
+        block = np.ascontiguousarray(block, dtype=dtype)
+        written += block.size
+        if written > size:
+            raise ValueError(f"blocks hold more than the {size} elements of an array of shape {array.shape}")
+        f.write(block.data)
+    if written != size:
+        raise ValueError(f"blocks hold {written} elements, an array of shape {array.shape} {size}")
 
 
 def to_jsonable(obj):
