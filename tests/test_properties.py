@@ -98,7 +98,7 @@ def assert_at_exact_optimum(problem: ufm.MixupUFM, solution: ufm.Solution) -> No
 # ----------------------------------------------------------------------------- solvers
 
 
-@settings(max_examples=examples(1.5))
+@settings(max_examples=examples(1.0))
 @given(
     problem=problems(),
     start_scale=log_uniform(10.0, 300.0),
@@ -134,7 +134,7 @@ def _objective_of(index: int):
     return _OBJECTIVES[index]
 
 
-@settings(max_examples=examples(1.0))
+@settings(max_examples=examples(0.67))
 @given(
     index=st.integers(0, len(HISTORY_PROBLEMS) - 1),
     start_scale=log_uniform(10.0, 300.0),
@@ -158,7 +158,7 @@ def test_newton_objective_never_increases(index, start_scale, off_span, seed):
     assert np.all(rises <= rounding), (np.argmax(rises), rises.max(), rounding)
 
 
-@settings(max_examples=examples(0.5))
+@settings(max_examples=examples(0.34))
 @given(
     problem=problems(shapes=((3, 4, 2),), weight_decay=(1e-2, 1.0), scale=(0.5, 2.0)),
     start_scale=log_uniform(1.0, 10.0),
@@ -176,7 +176,7 @@ def test_lbfgs_converges_on_smaller_ranges(problem, start_scale, seed):
 # ----------------------------------------------------------------------------- exact optimum
 
 
-@settings(max_examples=examples(2.0))
+@settings(max_examples=examples(4.0))
 @given(
     k=st.integers(2, 12),
     extra_dim=st.integers(0, 13),
@@ -236,7 +236,7 @@ def _unit_outside(problem, rng, shape):
 NORM_REGIMES = [(50.0, 0.3), (1e-5, 0.3), (1e-2, 1.0)]
 
 
-@settings(max_examples=examples(2.0))
+@settings(max_examples=examples(4.0))
 @given(
     k=st.integers(2, 6),
     extra_dim=st.integers(1, 4),
@@ -277,7 +277,7 @@ def test_comparison_reports_the_deviation_it_was_given(k, extra_dim, regime, kin
     assert ufm.compare_features(features, exact, problem.lambdas, rtol=2.0 * expected).passed is True
 
 
-@settings(max_examples=examples(2.0))
+@settings(max_examples=examples(4.0))
 @given(
     k=st.integers(2, 6),
     extra_dim=st.integers(1, 4),

@@ -35,8 +35,9 @@ only curvature left is $\gamma$. The Newton step then points at $(y - p)/\gamma$
 $1/\gamma$, mostly *across* a ridge where two classes tie for the largest logit, while the decay
 pulls along it towards the origin. Halving from the full step (plain Armijo backtracking) accepts
 the first point with any decrease, which is just across the ridge; the next step crosses back, and
-the iterate zig-zags along the ridge, gaining a fraction of a percent per step (hundreds of steps
-from starts 300 times the unit scale at $\mu \sim 10^{-4}$). A trust region or Levenberg--Marquardt
+the iterate zig-zags along the ridge, gaining a fraction of a percent per step (a plain
+backtracking search takes hundreds of steps from starts 300 times the unit scale at
+$\mu \sim 10^{-4}$; ``docs/performance.md``). A trust region or Levenberg--Marquardt
 damping does not help: where $H \approx \mu I$ they shorten the same direction. What helps is
 ending the step *on* the ridge, where the two tied classes give the Hessian curvature of order one
 across it, so that the next Newton direction runs along the ridge and its full step is good. So
@@ -50,8 +51,8 @@ quadratic part of $f$ along the line, a lower bound that is exact where the soft
 one trial lands at the kink (with safeguards: trials stay inside the bracket, and while no point
 with sufficient decrease is known they at least halve). The derivative along the line is
 $x^\top\operatorname{softmax}(z + tx)$ plus a known linear function of $t$: one pass of
-exponentials per trial, and the accepted trial's softmax is carried to the next iteration, so the
-default start (where the full step is accepted at once) costs no more than before.
+exponentials per trial, and the accepted trial's softmax is carried to the next iteration, so an
+iteration whose full step is accepted at once computes its exponentials once.
 
 All samples search at once in one masked ``lax.while_loop``. Once a sample's decrement is at the
 rounding level of its objective, the objective can no longer rank trial points, so the full step
@@ -179,7 +180,6 @@ def newton_direction(
     return -(features - h_row) + (x @ classifier) / beta
 
 
-
 def _along(z, x, lse, t, guarded=False):
     r"""The log-partition along the line and the softmax there, row-wise.
 
@@ -203,7 +203,7 @@ def _along(z, x, lse, t, guarded=False):
     return jnp.where(fine, jnp.log(total), jnp.nan), xe / total, e / total[:, None]
 
 
-def _line_search(z, x, lse, a, b, dec2, slack, active, searching):
+def _line_search(z, x, lse, a, b, dec2, slack, searching):
     r"""Step lengths along the Newton directions $x$: every row its own safeguarded 1-D search.
 
     Along the line, $\varphi(t) - \varphi(0) = \ell(t) + bt + \tfrac12 at^2$ with
@@ -225,8 +225,7 @@ def _line_search(z, x, lse, a, b, dec2, slack, active, searching):
         a, b: the quadratic part of $\varphi$ along the line (see above).
         dec2: squared Newton decrements $\lambda^2 = -\varphi'(0)$.
         slack: rounding allowance of the sufficient-decrease test.
-        active: rows that move (their full-step values are used).
-        searching: rows that search (the other active rows take the full step).
+        searching: rows that search; the others get the full step's values.
 
     Returns:
         ``(t, ell(t), p(t), failed)``: the step, the change of the log-partition it makes, the
@@ -355,7 +354,7 @@ def _solve_logits(
         a = gamma * xx + mu * hp2
         b = gamma * zx - fit1 - mu * hp2
         # Once the decrement is at rounding level the objective cannot rank trial points: full step.
-        t, ell, p_new, failed = _line_search(z, x, lse, a, b, dec2, slack, active, active & ~roundoff)
+        t, ell, p_new, failed = _line_search(z, x, lse, a, b, dec2, slack, active & ~roundoff)
         # A sample whose search found no acceptable step stays where it is and stops.
         outcome = jnp.where(failed, _LS_FAILED, outcome)
         moved = active & ~failed
