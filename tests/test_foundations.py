@@ -211,11 +211,11 @@ def test_throw_raises_with_the_solution_attached():
 
 
 def test_newton_reports_samples_whose_line_search_failed(monkeypatch):
-    # With no halvings allowed, any sample whose full Newton step is rejected has a failed line
-    # search: it must be reported (and left where it was), not moved silently.
+    # With no trials after the full step, any sample whose full Newton step has no sufficient
+    # decrease has a failed line search: it must be reported (and left where it was), not moved silently.
     import jax
 
-    monkeypatch.setattr(_newton, "_MAX_HALVINGS", 0)
+    monkeypatch.setattr(_newton, "_MAX_TRIALS", 0)
     jax.clear_caches()  # the constant is read when the loop is traced
     try:
         problem = ufm.MixupUFM(4, num_lambdas=2, dim=4)

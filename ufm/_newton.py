@@ -25,19 +25,45 @@ $\|g\|^2 = \beta\|r\|^2 + \mu^2\|h_\perp\|^2$.
 the iterate stays in the affine set $\{W^\top z/\beta + \sigma h_\perp^{(0)}\}$ and the whole
 iteration (objective, gradient norm, step, line search) runs on $(z, \sigma)$: $O(K)$ work per
 sample per iteration instead of $O(Kd)$. Features are formed once at the end,
-$h = W^\top z/\beta + \sigma h_\perp^{(0)}$. These are exactly the Newton iterates in $h$ (Newton's
-method is affine-invariant); nothing is approximated.
+$h = W^\top z/\beta + \sigma h_\perp^{(0)}$. These are exactly the damped Newton iterates in $h$
+(Newton's method is affine-invariant); nothing is approximated. Each accepted step length $t$
+multiplies the off-span part by $1 - t$.
 
-**Globalisation.** Each sample has its own Armijo backtracking line search (halving from the full
-step), all samples at once in one masked ``lax.while_loop``. Once a sample's decrement is at the
+**Globalisation: a safeguarded 1-D search along the Newton direction.** Far from the optimum the
+softmax saturates: $p$ is nearly one-hot, the loss is nearly piecewise linear in the logits, and the
+only curvature left is $\gamma$. The Newton step then points at $(y - p)/\gamma$, a point of size
+$1/\gamma$, mostly *across* a ridge where two classes tie for the largest logit, while the decay
+pulls along it towards the origin. Halving from the full step (plain Armijo backtracking) accepts
+the first point with any decrease, which is just across the ridge; the next step crosses back, and
+the iterate zig-zags along the ridge, gaining a fraction of a percent per step (a plain
+backtracking search takes hundreds of steps from starts 300 times the unit scale at
+$\mu \sim 10^{-4}$; ``docs/performance.md``). A trust region or Levenberg--Marquardt
+damping does not help: where $H \approx \mu I$ they shorten the same direction. What helps is
+ending the step *on* the ridge, where the two tied classes give the Hessian curvature of order one
+across it, so that the next Newton direction runs along the ridge and its full step is good. So
+each sample's step length must satisfy the strong Wolfe conditions
+$f(t) \le f(0) - c_1t\lambda^2$ and $|f'(t)| \le c_2\lambda^2$ ($c_1 = 10^{-4}$, $c_2 = 1/4$;
+$\lambda^2 = -f'(0)$ the Newton decrement): the slope test rejects the points across the ridge.
+The full step is tried first; if it is short of the minimum along the line the step doubles (to at
+most 2, so that the off-span part never grows); otherwise the minimum is bracketed and the next
+trial minimises $\max(\text{tangents of } \operatorname{lse} \text{ at the ends}) + $ the exact
+quadratic part of $f$ along the line, a lower bound that is exact where the softmax saturates, so
+one trial lands at the kink (with safeguards: trials stay inside the bracket, and while no point
+with sufficient decrease is known they at least halve). The derivative along the line is
+$x^\top\operatorname{softmax}(z + tx)$ plus a known linear function of $t$: one pass of
+exponentials per trial, and the accepted trial's softmax is carried to the next iteration, so an
+iteration whose full step is accepted at once computes its exponentials once.
+
+All samples search at once in one masked ``lax.while_loop``. Once a sample's decrement is at the
 rounding level of its objective, the objective can no longer rank trial points, so the full step
-is taken (the sample is then deep in the region of quadratic convergence); the Armijo test also
-allows a rounding-level slack. A sample stops (is frozen) as soon as its gradient norm is at most
-``tol`` (the same criterion as the other methods), or when its decrement is at rounding level and
-its gradient norm stopped decreasing (stalled). A sample whose search finds no acceptable step in
-``_MAX_HALVINGS`` halvings stays where it is and is reported (``line_search_failed``), rather than
-moved by a vanishing step. Because each sample's trajectory depends on that sample alone, the
-result does not depend on how samples are batched or sharded.
+is taken (the sample is then deep in the region of quadratic convergence); the sufficient-decrease
+test also allows a rounding-level slack. A sample stops (is frozen) as soon as its gradient norm
+is at most ``tol`` (the same criterion as the other methods), or when its decrement is at rounding
+level and its gradient norm stopped decreasing (stalled). A sample whose search finds no point with
+sufficient decrease in ``_MAX_TRIALS`` trials stays where it is and is reported
+(``line_search_failed``), rather than moved by a vanishing step (one that found such a point but
+not the slope condition takes that point). Because each sample's trajectory depends on that sample
+alone, the result does not depend on how samples are batched or sharded.
 """
 
 from __future__ import annotations
@@ -70,8 +96,11 @@ __all__ = [
     "sample_targets",
 ]
 
-_ARMIJO = 1e-4  # sufficient-decrease constant
-_MAX_HALVINGS = 60  # 2**-60 * step: far below any useful step, so the line search always ends
+_ARMIJO = 1e-4  # sufficient decrease: f(t) <= f(0) - 1e-4 t lambda^2
+_CURVATURE = 0.25  # strong Wolfe: |f'(t)| <= 0.25 lambda^2, the step ends near the minimum along the line
+_MAX_STEP = 2.0  # longest step along the Newton direction: |1 - t| <= 1, the off-span part never grows
+_MAX_TRIALS = 60  # trial steps after the full one; typically 0, a handful from far starts
+_MODEL_MARGIN = 1e-3  # a model-chosen trial stays this fraction of the bracket away from its ends
 _ROUNDOFF_FACTOR = 16.0  # rounding level of a per-sample objective: 16 eps (|terms|)
 # Logits per chunk: the chunk's dozen working arrays then stay in a core's L2 cache (measured on a
 # 1 MiB-L2 CPU: 15-25% less time than chunks eight times larger, docs/performance.md).
@@ -168,15 +197,136 @@ def newton_direction(
     return -(features - h_row) + (x @ classifier) / beta
 
 
+def _along(z, x, lse, t, guarded=False):
+    r"""The log-partition along the line and the softmax there, row-wise.
+
+    Returns ``(ell, slope, p)``: $\ell(t) = \operatorname{lse}(z + tx) - \operatorname{lse}(z)$,
+    $\ell'(t) = x^\top p$ and $p = \operatorname{softmax}(z + tx)$ (the next iteration's softmax
+    if $t$ is accepted, so that an iteration computes its exponentials once). Unguarded, they are
+    shifted by the known $\operatorname{lse}(z)$, which needs no max pass; where a trial moves the
+    log-partition by hundreds (far starts) that under- or overflows, and the row's $\ell$ comes
+    back NaN. Guarded (``guarded=True``), every row is shifted by its own maximum: one more pass,
+    always finite.
+    """
+    shifted = z + t[:, None] * x - lse[:, None]
+    if guarded:
+        top = jnp.max(shifted, axis=-1)
+        e = jnp.exp(shifted - top[:, None])
+        total, xe = _row_sums(e, x * e)
+        return top + jnp.log(total), xe / total, e / total[:, None]
+    e = jnp.exp(shifted)
+    total, xe = _row_sums(e, x * e)
+    fine = (total >= jnp.sqrt(jnp.finfo(z.dtype).tiny)) & jnp.isfinite(total) & jnp.isfinite(xe)
+    return jnp.where(fine, jnp.log(total), jnp.nan), xe / total, e / total[:, None]
+
+
+def _line_search(z, x, lse, a, b, dec2, slack, searching):
+    r"""Step lengths along the Newton directions $x$: every row its own safeguarded 1-D search.
+
+    Along the line, $\varphi(t) - \varphi(0) = \ell(t) + bt + \tfrac12 at^2$ with
+    $\ell(t) = \operatorname{lse}(z + tx) - \operatorname{lse}(z)$ and the exact quadratic part
+    ($a$, $b$) from the caller; $\varphi'(0) = -\lambda^2$ (``dec2``) for a Newton direction.
+    A trial $t$ is accepted when it satisfies the strong Wolfe conditions
+    $\varphi(t) - \varphi(0) \le -c_1 t\lambda^2$ (plus a rounding ``slack``) and
+    $|\varphi'(t)| \le c_2\lambda^2$ ($c_1$ = ``_ARMIJO``, $c_2$ = ``_CURVATURE``). The full step
+    $t = 1$ is tried first. A rejected trial is *high* (past the minimum, or without sufficient
+    decrease) or *low* (before the minimum); together they bracket it. Inside a bracket the next
+    trial minimises the model $\max(\text{tangents of } \ell \text{ at the bracket's ends}) + bt +
+    \tfrac12 at^2$, a lower bound of the convex $\varphi$ that is exact where the softmax saturates
+    ($\ell$ piecewise linear), so that one trial lands where the objective bends. Beyond $t = 1$
+    the step doubles, up to ``_MAX_STEP``.
+
+    Args:
+        z, x: logits and Newton steps, ``(n, K)``.
+        lse: $\operatorname{lse}(z)$, ``(n,)``.
+        a, b: the quadratic part of $\varphi$ along the line (see above).
+        dec2: squared Newton decrements $\lambda^2 = -\varphi'(0)$.
+        slack: rounding allowance of the sufficient-decrease test.
+        searching: rows that search; the others get the full step's values.
+
+    Returns:
+        ``(t, ell(t), p(t), failed)``: the step, the change of the log-partition it makes, the
+        softmax at the new point, and the rows whose search found no step with sufficient decrease
+        in ``_MAX_TRIALS`` trials (they must not move).
+    """
+    zero, inf = jnp.zeros_like(dec2), jnp.full_like(dec2, jnp.inf)
+
+    def verdict(t, ell, slope_ell):
+        drop = ell + t * (b + 0.5 * a * t)
+        slope = slope_ell + b + a * t
+        sufficient = (drop <= slack - _ARMIJO * t * dec2) & jnp.isfinite(slope)
+        high = ~sufficient | (slope > _CURVATURE * dec2)
+        low = ~high & (slope < -_CURVATURE * dec2) & (t < _MAX_STEP)
+        return high, low
+
+    ones = jnp.ones_like(dec2)
+    # The full step unguarded (only a huge step over- or underflows): such a row gets NaN, counts
+    # as high, and is evaluated again, guarded, in the search.
+    ell1, dl1, p1 = _along(z, x, lse, ones)
+    high, low = verdict(ones, ell1, dl1)
+    todo = searching & (high | low)
+    lo = jnp.where(low, ones, zero)
+    ell_lo = jnp.where(low, ell1, zero)
+    d_lo = jnp.where(low, dl1, -dec2 - b)  # l'(0) = phi'(0) - b
+    hi = jnp.where(high, ones, inf)
+    ell_hi = jnp.where(high, ell1, zero)
+    d_hi = jnp.where(high, dl1, zero)
+
+    def next_trial(j, lo, ell_lo, d_lo, hi, ell_hi, d_hi):
+        width = hi - lo
+        redo = jnp.isnan(ell_hi)  # the full step overflowed unguarded: evaluate it properly first
+        # Minimiser of max(tangent at lo, tangent at hi) + b t + a t^2 / 2: the left piece's
+        # stationary point, the right piece's, or the kink where the two tangents cross.
+        kink = (ell_hi - d_hi * hi - ell_lo + d_lo * lo) / (d_lo - d_hi)
+        left, right = -(b + d_lo) / a, -(b + d_hi) / a
+        model = jnp.where(left <= kink, left, jnp.where(right >= kink, right, kink))
+        model = jnp.where(jnp.isfinite(model), model, lo + 0.5 * width)
+        # Safeguards: stay inside the bracket; and while no point with sufficient decrease is
+        # known (lo = 0), at least halve after the model's first try, so that the search reaches
+        # any small step in a bounded number of trials, like plain backtracking.
+        upper = jnp.where((lo == 0) & (j > 0), 0.5 * hi, hi - _MODEL_MARGIN * width)
+        inside = jnp.clip(model, lo + _MODEL_MARGIN * width, upper)
+        return jnp.where(jnp.isinf(hi), jnp.minimum(2.0 * lo, _MAX_STEP), jnp.where(redo, hi, inside))
+
+    def cond(state):
+        j, todo = state[0], state[-1]
+        return (j < _MAX_TRIALS) & jnp.any(todo)
+
+    def body(state):
+        j, t, ell, p, lo, ell_lo, d_lo, p_lo, hi, ell_hi, d_hi, todo = state
+        trial = jnp.where(todo, next_trial(j, lo, ell_lo, d_lo, hi, ell_hi, d_hi), t)
+        ell_t, dl_t, p_t = _along(z, x, lse, trial, guarded=True)
+        high, low = verdict(trial, ell_t, dl_t)
+        accept = todo & ~high & ~low
+        up, down = todo & high, todo & low
+        t, ell, p = (jnp.where(_rows(accept, new), new, old) for new, old in ((trial, t), (ell_t, ell), (p_t, p)))
+        lows = ((trial, lo), (ell_t, ell_lo), (dl_t, d_lo), (p_t, p_lo))
+        lo, ell_lo, d_lo, p_lo = (jnp.where(_rows(down, new), new, old) for new, old in lows)
+        hi, ell_hi, d_hi = (jnp.where(up, new, old) for new, old in ((trial, hi), (ell_t, ell_hi), (dl_t, d_hi)))
+        return j + 1, t, ell, p, lo, ell_lo, d_lo, p_lo, hi, ell_hi, d_hi, todo & ~accept
+
+    state = (0, ones, ell1, p1, lo, ell_lo, d_lo, p1, hi, ell_hi, d_hi, todo)
+    _, t, ell, p, lo, ell_lo, _, p_lo, _, _, _, todo = lax.while_loop(cond, body, state)
+    # Out of trials: the last point with sufficient decrease, if there is one; else no step at all
+    # (reported, never a silent step of vanishing length).
+    t, ell, p = (jnp.where(_rows(todo, at_lo), at_lo, last) for at_lo, last in ((lo, t), (ell_lo, ell), (p_lo, p)))
+    return t, ell, p, todo & (lo == 0)
+
+
+def _rows(mask, like):
+    """A per-row mask shaped to broadcast against ``like`` (``(n,)`` or ``(n, K)``)."""
+    return mask.reshape(mask.shape + (1,) * (like.ndim - 1))
+
 
 def _solve_logits(
     z0, lse0, hperp2, class_a, class_b, lam, mu, beta, tol, max_steps, num_classes, constrain, record_fn, history_length
 ):
     """The damped Newton loop on (z, sigma); see the module docstring.
 
-    Per iteration the logits are swept four times: softmax, one fused reduction for the Newton
-    system, the step itself, and one fused reduction per trial step size. The log-partition of the
-    accepted point comes out of the line search and is carried, so the softmax needs no max pass.
+    Per iteration the logits are swept a few times: one fused reduction for the Newton system, the
+    step itself, and per trial step size (usually one: the full step) one pass of exponentials and
+    two sums. The softmax and log-partition of the accepted point come out of the line search and
+    are carried, so no exponential is computed twice.
 
     Returns ``(iterations, z, sigma, outcome, history)``; ``outcome`` holds each sample's code in
     ``SAMPLE_OUTCOMES``.
@@ -190,10 +340,9 @@ def _solve_logits(
     # Materialised once per call: the callers pass cache-sized chunks of samples.
     y = _targets(class_a, class_b, lam, num_classes)
 
-    def assess(z, lse, sigma, gnorm2_prev):
+    def assess(z, lse, p, sigma, gnorm2_prev):
         """The Newton system at the current point and each sample's stopping test."""
         hp2 = sigma * sigma * hperp2
-        p = jnp.exp(z - lse[:, None])  # lse >= max(z): no overflow
         x, dec2_row, res2, fit0, zz = _newton_system(z, y, p, gamma)
         dec2 = dec2_row + mu * hp2
         gnorm2 = beta * res2 + mu * mu * hp2
@@ -206,60 +355,38 @@ def _solve_logits(
         outcome = jnp.where(
             ~finite, _NONFINITE, jnp.where(gnorm2 <= tol2, _CONVERGED, jnp.where(stalled, _STALLED, _RUNNING))
         )
-        return x, dec2, gnorm2, fit0, zz, hp2, f0, slack, roundoff, outcome
+        return x, dec2, gnorm2, hp2, slack, roundoff, outcome
 
     def body(carry):
-        it, z, lse, sigma, outcome, gnorm2_prev, history = carry
-        x, dec2, gnorm2, fit0, zz, hp2, f0, slack, roundoff, new_outcome = assess(z, lse, sigma, gnorm2_prev)
+        it, z, lse, p, sigma, outcome, gnorm2_prev, history = carry
+        x, dec2, gnorm2, hp2, slack, roundoff, new_outcome = assess(z, lse, p, sigma, gnorm2_prev)
         x = constrain(x)
         active = outcome == _RUNNING
         outcome = jnp.where(active, new_outcome, outcome)
         active = outcome == _RUNNING
 
-        # Along the line, f(t) = lse(z + tx) + a quadratic in t; lse(z + tx) - lse(z) =
-        # log sum exp(z + tx - lse(z)). Overflow (inf) rejects t, as does underflow (a sum of 0,
-        # a drop of the log-partition by > 700, which no acceptable step makes).
-        def trial(t):
-            return jnp.sum(jnp.exp(z + t[:, None] * x - lse[:, None]), axis=-1)
-
-        def accepted(t, total, coefficients):
-            fit1, zx, xx = coefficients
-            decay = 0.5 * gamma * (zz + t * (2.0 * zx + t * xx)) + 0.5 * mu * (1.0 - t) ** 2 * hp2
-            ft = lse + jnp.log(total) - (fit0 + t * fit1) + decay
-            ok = ft <= f0 - _ARMIJO * t * dec2 + slack
-            return ok & (total > 0) & jnp.isfinite(total)
-
-        ones = jnp.ones((n,), dtype)
-        coefficients = _row_sums(y * x, z * x, x * x)
-        total = trial(ones)
-        todo = active & ~roundoff & ~accepted(ones, total, coefficients)
-
-        def ls_cond(state):
-            j, _, _, todo = state
-            return (j < _MAX_HALVINGS) & jnp.any(todo)
-
-        def ls_body(state):
-            j, t, total, todo = state
-            t = jnp.where(todo, 0.5 * t, t)
-            total = trial(t)
-            return j + 1, t, total, todo & ~accepted(t, total, coefficients)
-
-        _, t, total, failed = lax.while_loop(ls_cond, ls_body, (0, ones, total, todo))
-        # A sample whose search found no acceptable step stays where it is and stops (no silent
-        # step of 2**-60 times the Newton step).
+        # Along the line, f(t) - f(0) = [lse(z + tx) - lse(z)] + b t + a t^2 / 2, where the
+        # quadratic part collects -y^T(z + tx), (gamma/2)||z + tx||^2 and (mu/2)(1 - t)^2 ||h_perp||^2.
+        fit1, zx, xx = _row_sums(y * x, z * x, x * x)
+        a = gamma * xx + mu * hp2
+        b = gamma * zx - fit1 - mu * hp2
+        # Once the decrement is at rounding level the objective cannot rank trial points: full step.
+        t, ell, p_new, failed = _line_search(z, x, lse, a, b, dec2, slack, active & ~roundoff)
+        # A sample whose search found no acceptable step stays where it is and stops.
         outcome = jnp.where(failed, _LS_FAILED, outcome)
         moved = active & ~failed
         z = constrain(jnp.where(moved[:, None], z + t[:, None] * x, z))
-        lse = jnp.where(moved, lse + jnp.log(total), lse)
+        lse = jnp.where(moved, lse + ell, lse)
+        p = constrain(jnp.where(moved[:, None], p_new, p))
         sigma = jnp.where(moved, sigma * (1.0 - t), sigma)
         it = it + jnp.any(active).astype(it.dtype)
         gnorm2_prev = jnp.where(active, gnorm2, gnorm2_prev)
         if record_fn is not None:
             history = history.at[it].set(record_fn(z, sigma))
-        return it, z, lse, sigma, outcome, gnorm2_prev, history
+        return it, z, lse, p, sigma, outcome, gnorm2_prev, history
 
     def cond(carry):
-        it, _, _, _, outcome, _, _ = carry
+        it, outcome = carry[0], carry[5]
         return (it < max_steps) & jnp.any(outcome == _RUNNING)
 
     sigma0 = constrain(jnp.ones((n,), dtype))
@@ -271,17 +398,18 @@ def _solve_logits(
         jnp.asarray(0, jnp.int32),
         constrain(z0),
         constrain(lse0),
+        constrain(jnp.exp(z0 - lse0[:, None])),  # lse0 >= max(z0): no overflow
         sigma0,
         constrain(jnp.full((n,), _RUNNING, jnp.int8)),
         constrain(jnp.full((n,), jnp.inf, dtype)),
         history0,
     )
-    it, z, lse, sigma, outcome, gnorm2_prev, history = lax.while_loop(cond, body, carry)
+    it, z, lse, p, sigma, outcome, gnorm2_prev, history = lax.while_loop(cond, body, carry)
 
     # Samples still running when the cap was hit may have converged on the last step: assess them
     # once more (only then, so a normal exit costs nothing extra).
     def final(outcome):
-        return jnp.where(outcome == _RUNNING, assess(z, lse, sigma, gnorm2_prev)[-1], outcome)
+        return jnp.where(outcome == _RUNNING, assess(z, lse, p, sigma, gnorm2_prev)[-1], outcome)
 
     outcome = lax.cond(jnp.any(outcome == _RUNNING), final, lambda o: o, outcome)
     return it, z, sigma, outcome, history
