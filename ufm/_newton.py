@@ -41,18 +41,18 @@ $\mu \sim 10^{-4}$; ``docs/performance.md``). A trust region or Levenberg--Marqu
 damping does not help: where $H \approx \mu I$ they shorten the same direction. What helps is
 ending the step *on* the ridge, where the two tied classes give the Hessian curvature of order one
 across it, so that the next Newton direction runs along the ridge and its full step is good. So
-each sample's step length must satisfy the strong Wolfe conditions
-$f(t) \le f(0) - c_1t\lambda^2$ and $|f'(t)| \le c_2\lambda^2$ ($c_1 = 10^{-4}$, $c_2 = 1/4$;
-$\lambda^2 = -f'(0)$ the Newton decrement): the slope test rejects the points across the ridge.
-The full step is tried first; if it is short of the minimum along the line the step doubles (to at
-most 2, so that the off-span part never grows); otherwise the minimum is bracketed and the next
-trial minimises $\max(\text{tangents of } \operatorname{lse} \text{ at the ends}) + $ the exact
-quadratic part of $f$ along the line, a lower bound that is exact where the softmax saturates, so
-one trial lands at the kink (with safeguards: trials stay inside the bracket, and while no point
-with sufficient decrease is known they at least halve). The derivative along the line is
-$x^\top\operatorname{softmax}(z + tx)$ plus a known linear function of $t$: one pass of
-exponentials per trial, and the accepted trial's softmax is carried to the next iteration, so an
-iteration whose full step is accepted at once computes its exponentials once.
+the full step is tried first and taken when it decreases the objective sufficiently,
+$f(1) \le f(0) - c_1\lambda^2$ ($c_1 = 10^{-4}$, $\lambda^2 = -f'(0)$ the Newton decrement;
+always so near the optimum, where convergence is quadratic): one pass of exponentials and one row
+sum. Otherwise the minimum along the line lies in $(0, 1)$, and the step length must satisfy the
+strong Wolfe conditions $f(t) \le f(0) - c_1t\lambda^2$ and $|f'(t)| \le c_2\lambda^2$
+($c_2 = 1/4$): the slope test rejects the points across the ridge. The minimum is bracketed and
+each trial minimises $\max(\text{tangents of } \operatorname{lse} \text{ at the ends}) + $ the
+exact quadratic part of $f$ along the line, a lower bound that is exact where the softmax
+saturates, so one trial lands at the kink (with safeguards: trials stay inside the bracket, and
+while no point with sufficient decrease is known they at least halve). The derivative along the
+line is $x^\top\operatorname{softmax}(z + tx)$ plus a known linear function of $t$: a trial is
+one pass of exponentials and two row sums. Steps are at most 1, so the off-span part never grows.
 
 All samples search at once in one masked ``lax.while_loop``. Once a sample's decrement is at the
 rounding level of its objective, the objective can no longer rank trial points, so the full step
@@ -98,7 +98,6 @@ __all__ = [
 
 _ARMIJO = 1e-4  # sufficient decrease: f(t) <= f(0) - 1e-4 t lambda^2
 _CURVATURE = 0.25  # strong Wolfe: |f'(t)| <= 0.25 lambda^2, the step ends near the minimum along the line
-_MAX_STEP = 2.0  # longest step along the Newton direction: |1 - t| <= 1, the off-span part never grows
 _MAX_TRIALS = 60  # trial steps after the full one; typically 0, a handful from far starts
 _MODEL_MARGIN = 1e-3  # a model-chosen trial stays this fraction of the bracket away from its ends
 _ROUNDOFF_FACTOR = 16.0  # rounding level of a per-sample objective: 16 eps (|terms|)
@@ -197,12 +196,20 @@ def newton_direction(
     return -(features - h_row) + (x @ classifier) / beta
 
 
-def _along(z, x, lse, t, guarded=False):
-    r"""The log-partition along the line and the softmax there, row-wise.
+def _log_partition_change(z, x, lse):
+    r"""$\ell(1) = \operatorname{lse}(z + x) - \operatorname{lse}(z)$ alone, row-wise (one pass of
+    exponentials and one row sum; NaN where it under- or overflows, as in :func:`_along`)."""
+    total = jnp.sum(jnp.exp(z + x - lse[:, None]), axis=-1)
+    fine = (total >= jnp.sqrt(jnp.finfo(z.dtype).tiny)) & jnp.isfinite(total)
+    return jnp.where(fine, jnp.log(total), jnp.nan)
 
-    Returns ``(ell, slope, p)``: $\ell(t) = \operatorname{lse}(z + tx) - \operatorname{lse}(z)$,
-    $\ell'(t) = x^\top p$ and $p = \operatorname{softmax}(z + tx)$ (the next iteration's softmax
-    if $t$ is accepted, so that an iteration computes its exponentials once). Unguarded, they are
+
+def _along(z, x, lse, t, guarded=False):
+    r"""The log-partition along the line and its slope, row-wise.
+
+    Returns ``(ell, slope)``: $\ell(t) = \operatorname{lse}(z + tx) - \operatorname{lse}(z)$ and
+    $\ell'(t) = x^\top\operatorname{softmax}(z + tx)$: one pass of exponentials and two row sums,
+    with nothing ``(n, K)``-sized written. Unguarded, they are
     shifted by the known $\operatorname{lse}(z)$, which needs no max pass; where a trial moves the
     log-partition by hundreds (far starts) that under- or overflows, and the row's $\ell$ comes
     back NaN. Guarded (``guarded=True``), every row is shifted by its own maximum: one more pass,
@@ -212,12 +219,12 @@ def _along(z, x, lse, t, guarded=False):
     if guarded:
         top = jnp.max(shifted, axis=-1)
         e = jnp.exp(shifted - top[:, None])
-        total, xe = _row_sums(e, x * e)
-        return top + jnp.log(total), xe / total, e / total[:, None]
+        total, xe = jnp.sum(e, axis=-1), jnp.sum(x * e, axis=-1)
+        return top + jnp.log(total), xe / total
     e = jnp.exp(shifted)
-    total, xe = _row_sums(e, x * e)
+    total, xe = jnp.sum(e, axis=-1), jnp.sum(x * e, axis=-1)
     fine = (total >= jnp.sqrt(jnp.finfo(z.dtype).tiny)) & jnp.isfinite(total) & jnp.isfinite(xe)
-    return jnp.where(fine, jnp.log(total), jnp.nan), xe / total, e / total[:, None]
+    return jnp.where(fine, jnp.log(total), jnp.nan), xe / total
 
 
 def _line_search(z, x, lse, a, b, dec2, slack, searching):
@@ -226,15 +233,16 @@ def _line_search(z, x, lse, a, b, dec2, slack, searching):
     Along the line, $\varphi(t) - \varphi(0) = \ell(t) + bt + \tfrac12 at^2$ with
     $\ell(t) = \operatorname{lse}(z + tx) - \operatorname{lse}(z)$ and the exact quadratic part
     ($a$, $b$) from the caller; $\varphi'(0) = -\lambda^2$ (``dec2``) for a Newton direction.
-    A trial $t$ is accepted when it satisfies the strong Wolfe conditions
-    $\varphi(t) - \varphi(0) \le -c_1 t\lambda^2$ (plus a rounding ``slack``) and
-    $|\varphi'(t)| \le c_2\lambda^2$ ($c_1$ = ``_ARMIJO``, $c_2$ = ``_CURVATURE``). The full step
-    $t = 1$ is tried first. A rejected trial is *high* (past the minimum, or without sufficient
-    decrease) or *low* (before the minimum); together they bracket it. Inside a bracket the next
-    trial minimises the model $\max(\text{tangents of } \ell \text{ at the bracket's ends}) + bt +
-    \tfrac12 at^2$, a lower bound of the convex $\varphi$ that is exact where the softmax saturates
-    ($\ell$ piecewise linear), so that one trial lands where the objective bends. Beyond $t = 1$
-    the step doubles, up to ``_MAX_STEP``.
+    The full step $t = 1$ is tried first and accepted on sufficient decrease alone,
+    $\varphi(1) - \varphi(0) \le -c_1\lambda^2$ (plus a rounding ``slack``; $c_1$ = ``_ARMIJO``).
+    Otherwise a trial $t \in (0, 1)$ is accepted when it satisfies the strong Wolfe conditions
+    $\varphi(t) - \varphi(0) \le -c_1 t\lambda^2$ and $|\varphi'(t)| \le c_2\lambda^2$
+    ($c_2$ = ``_CURVATURE``). A rejected trial is *high* (past the minimum, or without sufficient
+    decrease) or *low* (before the minimum); together with 0 and 1 they bracket it. Inside a
+    bracket the next trial minimises the model $\max(\text{tangents of } \ell \text{ at the
+    bracket's ends}) + bt + \tfrac12 at^2$, a lower bound of the convex $\varphi$ that is exact
+    where the softmax saturates ($\ell$ piecewise linear), so that one trial lands where the
+    objective bends.
 
     Args:
         z, x: logits and Newton steps, ``(n, K)``.
@@ -245,36 +253,38 @@ def _line_search(z, x, lse, a, b, dec2, slack, searching):
         searching: rows that search; the others get the full step's values.
 
     Returns:
-        ``(t, ell(t), p(t), failed)``: the step, the change of the log-partition it makes, the
-        softmax at the new point, and the rows whose search found no step with sufficient decrease
-        in ``_MAX_TRIALS`` trials (they must not move).
+        ``(t, ell(t), failed)``: the step, the change of the log-partition it makes, and the rows
+        whose search found no step with sufficient decrease in ``_MAX_TRIALS`` trials (they must
+        not move). Only per-row numbers are carried through the search.
     """
     zero, inf = jnp.zeros_like(dec2), jnp.full_like(dec2, jnp.inf)
 
+    def sufficient(t, ell):  # sufficient decrease, up to a rounding-level slack (NaN: no)
+        return ell + t * (b + 0.5 * a * t) <= slack - _ARMIJO * t * dec2
+
     def verdict(t, ell, slope_ell):
-        drop = ell + t * (b + 0.5 * a * t)
         slope = slope_ell + b + a * t
-        sufficient = (drop <= slack - _ARMIJO * t * dec2) & jnp.isfinite(slope)
-        high = ~sufficient | (slope > _CURVATURE * dec2)
-        low = ~high & (slope < -_CURVATURE * dec2) & (t < _MAX_STEP)
+        high = ~(sufficient(t, ell) & jnp.isfinite(slope)) | (slope > _CURVATURE * dec2)
+        low = ~high & (slope < -_CURVATURE * dec2)
         return high, low
 
     ones = jnp.ones_like(dec2)
-    # The full step unguarded (only a huge step over- or underflows): such a row gets NaN, counts
-    # as high, and is evaluated again, guarded, in the search.
-    ell1, dl1, p1 = _along(z, x, lse, ones)
-    high, low = verdict(ones, ell1, dl1)
-    todo = searching & (high | low)
-    lo = jnp.where(low, ones, zero)
-    ell_lo = jnp.where(low, ell1, zero)
-    d_lo = jnp.where(low, dl1, -dec2 - b)  # l'(0) = phi'(0) - b
+    # The full step: sufficient decrease alone accepts it (one pass of exponentials and one row
+    # sum, the common case). Unguarded, only a huge step over- or underflows: such a row gets NaN
+    # and is rejected.
+    ell1 = _log_partition_change(z, x, lse)
+    high = ~sufficient(ones, ell1)
+    todo = searching & high
+
+    def rejected_full_step():  # value and slope at t = 1 for the search's model, guarded
+        return _along(z, x, lse, ones, guarded=True)
+
+    ell_hi, d_hi = lax.cond(jnp.any(todo), rejected_full_step, lambda: (ell1, zero))
+    lo, ell_lo, d_lo = zero, zero, -dec2 - b  # l'(0) = phi'(0) - b
     hi = jnp.where(high, ones, inf)
-    ell_hi = jnp.where(high, ell1, zero)
-    d_hi = jnp.where(high, dl1, zero)
 
     def next_trial(j, lo, ell_lo, d_lo, hi, ell_hi, d_hi):
         width = hi - lo
-        redo = jnp.isnan(ell_hi)  # the full step overflowed unguarded: evaluate it properly first
         # Minimiser of max(tangent at lo, tangent at hi) + b t + a t^2 / 2: the left piece's
         # stationary point, the right piece's, or the kink where the two tangents cross.
         kink = (ell_hi - d_hi * hi - ell_lo + d_lo * lo) / (d_lo - d_hi)
@@ -286,31 +296,35 @@ def _line_search(z, x, lse, a, b, dec2, slack, searching):
         # any small step in a bounded number of trials, like plain backtracking.
         upper = jnp.where((lo == 0) & (j > 0), 0.5 * hi, hi - _MODEL_MARGIN * width)
         inside = jnp.clip(model, lo + _MODEL_MARGIN * width, upper)
-        return jnp.where(jnp.isinf(hi), jnp.minimum(2.0 * lo, _MAX_STEP), jnp.where(redo, hi, inside))
+        return inside
 
     def cond(state):
         j, todo = state[0], state[-1]
         return (j < _MAX_TRIALS) & jnp.any(todo)
 
     def body(state):
-        j, t, ell, p, lo, ell_lo, d_lo, p_lo, hi, ell_hi, d_hi, todo = state
+        j, t, ell, lo, ell_lo, d_lo, hi, ell_hi, d_hi, todo = state
         trial = jnp.where(todo, next_trial(j, lo, ell_lo, d_lo, hi, ell_hi, d_hi), t)
-        ell_t, dl_t, p_t = _along(z, x, lse, trial, guarded=True)
+        ell_t, dl_t = _along(z, x, lse, trial)
+        # Unguarded evaluation under- or overflows only where a trial moves the log-partition by
+        # hundreds (far starts): then, and only then, the guarded one.
+        ell_t, dl_t = lax.cond(
+            jnp.any(todo & jnp.isnan(ell_t)), lambda: _along(z, x, lse, trial, guarded=True), lambda: (ell_t, dl_t)
+        )
         high, low = verdict(trial, ell_t, dl_t)
         accept = todo & ~high & ~low
         up, down = todo & high, todo & low
-        t, ell, p = (jnp.where(_rows(accept, new), new, old) for new, old in ((trial, t), (ell_t, ell), (p_t, p)))
-        lows = ((trial, lo), (ell_t, ell_lo), (dl_t, d_lo), (p_t, p_lo))
-        lo, ell_lo, d_lo, p_lo = (jnp.where(_rows(down, new), new, old) for new, old in lows)
+        t, ell = jnp.where(accept, trial, t), jnp.where(accept, ell_t, ell)
+        lo, ell_lo, d_lo = (jnp.where(down, new, old) for new, old in ((trial, lo), (ell_t, ell_lo), (dl_t, d_lo)))
         hi, ell_hi, d_hi = (jnp.where(up, new, old) for new, old in ((trial, hi), (ell_t, ell_hi), (dl_t, d_hi)))
-        return j + 1, t, ell, p, lo, ell_lo, d_lo, p_lo, hi, ell_hi, d_hi, todo & ~accept
+        return j + 1, t, ell, lo, ell_lo, d_lo, hi, ell_hi, d_hi, todo & ~accept
 
-    state = (0, ones, ell1, p1, lo, ell_lo, d_lo, p1, hi, ell_hi, d_hi, todo)
-    _, t, ell, p, lo, ell_lo, _, p_lo, _, _, _, todo = lax.while_loop(cond, body, state)
+    state = (0, ones, ell1, lo, ell_lo, d_lo, hi, ell_hi, d_hi, todo)
+    _, t, ell, lo, ell_lo, _, _, _, _, todo = lax.while_loop(cond, body, state)
     # Out of trials: the last point with sufficient decrease, if there is one; else no step at all
     # (reported, never a silent step of vanishing length).
-    t, ell, p = (jnp.where(_rows(todo, at_lo), at_lo, last) for at_lo, last in ((lo, t), (ell_lo, ell), (p_lo, p)))
-    return t, ell, p, todo & (lo == 0)
+    t, ell = jnp.where(todo, lo, t), jnp.where(todo, ell_lo, ell)
+    return t, ell, todo & (lo == 0)
 
 
 def _rows(mask, like):
@@ -323,10 +337,11 @@ def _solve_logits(
 ):
     """The damped Newton loop on (z, sigma); see the module docstring.
 
-    Per iteration the logits are swept a few times: one fused reduction for the Newton system, the
-    step itself, and per trial step size (usually one: the full step) one pass of exponentials and
-    two sums. The softmax and log-partition of the accepted point come out of the line search and
-    are carried, so no exponential is computed twice.
+    Per iteration the logits are swept a few times: the softmax from the carried log-partition and
+    one fused reduction for the Newton system, the step itself, the full step's log-partition (one
+    pass of exponentials, one row sum) and, only where the full step is rejected, the search's
+    trials (a pass of exponentials and two row sums each). The log-partition of the accepted point
+    comes out of the line search and is carried, so the softmax needs no max pass.
 
     Returns ``(iterations, z, sigma, outcome, history)``; ``outcome`` holds each sample's code in
     ``SAMPLE_OUTCOMES``.
@@ -340,9 +355,10 @@ def _solve_logits(
     # Materialised once per call: the callers pass cache-sized chunks of samples.
     y = _targets(class_a, class_b, lam, num_classes)
 
-    def assess(z, lse, p, sigma, gnorm2_prev):
+    def assess(z, lse, sigma, gnorm2_prev):
         """The Newton system at the current point and each sample's stopping test."""
         hp2 = sigma * sigma * hperp2
+        p = jnp.exp(z - lse[:, None])  # lse >= max(z): no overflow
         x, dec2_row, res2, fit0, zz = _newton_system(z, y, p, gamma)
         dec2 = dec2_row + mu * hp2
         gnorm2 = beta * res2 + mu * mu * hp2
@@ -358,8 +374,8 @@ def _solve_logits(
         return x, dec2, gnorm2, hp2, slack, roundoff, outcome
 
     def body(carry):
-        it, z, lse, p, sigma, outcome, gnorm2_prev, history = carry
-        x, dec2, gnorm2, hp2, slack, roundoff, new_outcome = assess(z, lse, p, sigma, gnorm2_prev)
+        it, z, lse, sigma, outcome, gnorm2_prev, history = carry
+        x, dec2, gnorm2, hp2, slack, roundoff, new_outcome = assess(z, lse, sigma, gnorm2_prev)
         x = constrain(x)
         active = outcome == _RUNNING
         outcome = jnp.where(active, new_outcome, outcome)
@@ -371,22 +387,21 @@ def _solve_logits(
         a = gamma * xx + mu * hp2
         b = gamma * zx - fit1 - mu * hp2
         # Once the decrement is at rounding level the objective cannot rank trial points: full step.
-        t, ell, p_new, failed = _line_search(z, x, lse, a, b, dec2, slack, active & ~roundoff)
+        t, ell, failed = _line_search(z, x, lse, a, b, dec2, slack, active & ~roundoff)
         # A sample whose search found no acceptable step stays where it is and stops.
         outcome = jnp.where(failed, _LS_FAILED, outcome)
         moved = active & ~failed
         z = constrain(jnp.where(moved[:, None], z + t[:, None] * x, z))
         lse = jnp.where(moved, lse + ell, lse)
-        p = constrain(jnp.where(moved[:, None], p_new, p))
         sigma = jnp.where(moved, sigma * (1.0 - t), sigma)
         it = it + jnp.any(active).astype(it.dtype)
         gnorm2_prev = jnp.where(active, gnorm2, gnorm2_prev)
         if record_fn is not None:
             history = history.at[it].set(record_fn(z, sigma))
-        return it, z, lse, p, sigma, outcome, gnorm2_prev, history
+        return it, z, lse, sigma, outcome, gnorm2_prev, history
 
     def cond(carry):
-        it, outcome = carry[0], carry[5]
+        it, outcome = carry[0], carry[4]
         return (it < max_steps) & jnp.any(outcome == _RUNNING)
 
     sigma0 = constrain(jnp.ones((n,), dtype))
@@ -398,18 +413,17 @@ def _solve_logits(
         jnp.asarray(0, jnp.int32),
         constrain(z0),
         constrain(lse0),
-        constrain(jnp.exp(z0 - lse0[:, None])),  # lse0 >= max(z0): no overflow
         sigma0,
         constrain(jnp.full((n,), _RUNNING, jnp.int8)),
         constrain(jnp.full((n,), jnp.inf, dtype)),
         history0,
     )
-    it, z, lse, p, sigma, outcome, gnorm2_prev, history = lax.while_loop(cond, body, carry)
+    it, z, lse, sigma, outcome, gnorm2_prev, history = lax.while_loop(cond, body, carry)
 
     # Samples still running when the cap was hit may have converged on the last step: assess them
     # once more (only then, so a normal exit costs nothing extra).
     def final(outcome):
-        return jnp.where(outcome == _RUNNING, assess(z, lse, p, sigma, gnorm2_prev)[-1], outcome)
+        return jnp.where(outcome == _RUNNING, assess(z, lse, sigma, gnorm2_prev)[-1], outcome)
 
     outcome = lax.cond(jnp.any(outcome == _RUNNING), final, lambda o: o, outcome)
     return it, z, sigma, outcome, history
