@@ -546,6 +546,16 @@ def _learned_main(args) -> int:
     return 0
 
 
+def _split_cpu(count: int | None) -> None:
+    """Split the CPU into JAX devices here, and let every worker (a child process) do the same."""
+    import ufm
+
+    count = ufm.split_cpu(count)
+    flag = "--xla_force_host_platform_device_count"
+    if flag not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}={count}".strip()
+
+
 def _machine() -> dict:
     import jax
 
@@ -855,6 +865,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="one timed run each")
     p.add_argument("--timeout", type=float, default=900, help="seconds per configuration")
     p.add_argument(
+        "--cpu-devices", type=int, default=None, metavar="N",
+        help="CPU devices JAX makes (ufm.split_cpu), in this process and every worker: default one per core, "
+        "as python -m ufm.solve does; 1 is JAX's own default of one device for the whole CPU",
+    )
+    p.add_argument(
         "--cli-memory", nargs="*", default=None, metavar="K[:P]",
         help="also measure whole command-line runs (python -m ufm.solve --classes K [--pairs P] --out DIR): "
         f"peak resident memory and time (default cases: {' '.join(DEFAULT_CLI_CASES)})",
@@ -884,6 +899,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--paired-worker", help=argparse.SUPPRESS)
     p.add_argument("--cli-worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    _split_cpu(args.cpu_devices)
 
     if args.metrics_worker:
         print(json.dumps(_metrics_worker(json.loads(args.metrics_worker))))

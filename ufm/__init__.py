@@ -30,6 +30,7 @@ from ._compare import FeatureComparison as FeatureComparison  # noqa: E402
 from ._compare import compare_features as compare_features  # noqa: E402
 from ._convex import LearnedOptimum as LearnedOptimum  # noqa: E402
 from ._convex import learned_optimum as learned_optimum  # noqa: E402
+from ._cpu import split_cpu as split_cpu  # noqa: E402
 from ._etf import simplex_etf as simplex_etf  # noqa: E402
 from ._final_check import FINAL_CHECKS as FINAL_CHECKS  # noqa: E402
 from ._geometry import boundary_coordinates as boundary_coordinates  # noqa: E402
@@ -99,5 +100,6 @@ __all__ = [
     "optimal_features",
     "per_sample_objective",
     "simplex_etf",
+    "split_cpu",
     "__version__",
 ]

@@ -71,7 +71,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
-import os
 from collections.abc import Callable, Sequence
 
 import jax
@@ -81,6 +80,7 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from . import _sharding
+from ._cpu import usable_cores
 from ._problem import MixupUFM
 from ._timed import compile_and_run
 
@@ -667,12 +667,8 @@ def _lanes(mesh) -> int:
     devices = list(mesh.devices.flat)
     if devices[0].platform != "cpu":
         return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
     local = sum(d.process_index == jax.process_index() for d in devices)
-    return 2 if cores >= 2 * max(1, local) else 1
+    return 2 if usable_cores() >= 2 * max(1, local) else 1
 
 
 def split_axis(feature_shape: tuple[int, ...], num_devices: int) -> int | None:

@@ -185,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_number,
         default=None,
         metavar="D",
-        help="newton: split the samples over the first D local devices of every process (default all)",
+        help="newton: split the samples over the first D local devices of every process (default all; on a "
+        "CPU the command makes one device per core, unless XLA_FLAGS sets the count)",
     )
     p.add_argument("--tol", type=_number, default=None, help="tolerance on the largest per-sample gradient norm "
                    "(default 1e-10 in float64, 1e-5 in float32)")
@@ -386,6 +387,9 @@ def _run(parser, args, launch: dict | None, quiet: _QuietStdout | None = None) -
 
     import ufm
 
+    # On a CPU, one device per core (unless the user chose a count): newton's samples then run on
+    # every core. A no-op when JAX has already started (main() called from Python).
+    ufm.split_cpu()
     distributed = launch is not None
     if distributed:
         given = launch["given"]
