@@ -359,7 +359,9 @@ def _cli_peak(case: str, out_root: Path, timeout: float) -> dict:
     if pairs is not None:
         command += ["--pairs", str(pairs)]
     t0 = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The command as a user runs it: JAX's default of one CPU device (not this benchmark's split).
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         stdout, stderr = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -867,7 +869,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--cpu-devices", type=int, default=None, metavar="N",
         help="CPU devices JAX makes (ufm.split_cpu), in this process and every worker: default one per core, "
-        "as python -m ufm.solve does; 1 is JAX's own default of one device for the whole CPU",
+        "so that newton uses every core; 1 is JAX's own default of one device for the whole CPU (what python -m "
+        "ufm.solve keeps; the --cli-memory runs use it)",
     )
     p.add_argument(
         "--cli-memory", nargs="*", default=None, metavar="K[:P]",

@@ -67,11 +67,7 @@ def test_module_entry_point_and_help():
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert run.returncode == 0, run.stderr
-    record = json.loads(run.stdout)
-    assert record["converged"] is True
-    # The command splits the CPU into one JAX device per core (ufm.split_cpu) unless told otherwise.
-    if "xla_force_host_platform_device_count" not in env.get("XLA_FLAGS", ""):
-        assert record["num_devices"] == ufm._cpu.usable_cores()
+    assert json.loads(run.stdout)["converged"] is True
 
 
 def test_bad_input_exits_2_with_one_line(capsys):

@@ -1,6 +1,6 @@
 """The final check of every solve (objective and largest per-sample gradient norm at the returned
 features), by the direct formula and by autodiff, against an independent NumPy implementation;
-and the Newton runner's lanes and chunks, which must not change a single bit."""
+and the Newton runner's chunks, which must not change a single bit."""
 
 from __future__ import annotations
 
@@ -88,19 +88,18 @@ def test_the_direct_check_compiles_once_per_shape():
     assert _final_check.TRACES["direct"] == before + 1
 
 
-def test_lanes_and_chunks_do_not_change_a_bit(monkeypatch):
-    # 9 pairs x 7 lambdas in chunks of 9 pairs at one lambda: 7 chunks, walked by 1 lane or dealt
-    # to 2 (4 + 4: the second lane repeats the last chunk, which must not count twice). From a
-    # random start, capped at 6 steps, so the outcomes differ between samples.
+def test_chunks_do_not_change_a_bit(monkeypatch):
+    # 9 pairs x 7 lambdas in chunks of 9 pairs at one lambda (7 chunks) or in one chunk. From a
+    # random start, capped at 6 steps, so the outcomes differ between samples and every chunk's
+    # count must be added once.
     problem = ufm.MixupUFM(3, num_lambdas=7, weight_decay=1e-2)
     init = np.random.default_rng(1).normal(size=problem.feature_shape)
-    monkeypatch.setattr(_newton, "_CHUNK_ELEMENTS", 16 * 3)
     runs = {}
-    for lanes in (1, 2):
-        monkeypatch.setattr(_newton, "_lanes", lambda mesh, lanes=lanes: lanes)
-        runs[lanes] = ufm.minimize(problem, init=init, max_steps=6)
-    one, two = runs[1], runs[2]
-    np.testing.assert_array_equal(one.features, two.features)
-    assert one.sample_outcomes == two.sample_outcomes and one.num_steps == two.num_steps
-    assert sum(two.sample_outcomes.values()) == problem.num_samples
-    assert 0 < two.sample_outcomes["max_steps"] < problem.num_samples
+    for elements in (16 * 3, 1 << 17):
+        monkeypatch.setattr(_newton, "_chunk_elements", lambda mesh, elements=elements: elements)
+        runs[elements] = ufm.minimize(problem, init=init, max_steps=6)
+    chunked, whole = runs[16 * 3], runs[1 << 17]
+    np.testing.assert_array_equal(chunked.features, whole.features)
+    assert chunked.sample_outcomes == whole.sample_outcomes and chunked.num_steps == whole.num_steps
+    assert sum(chunked.sample_outcomes.values()) == problem.num_samples
+    assert 0 < chunked.sample_outcomes["max_steps"] < problem.num_samples

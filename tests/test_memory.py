@@ -37,6 +37,10 @@ def test_the_estimate_is_sized_by_the_problem():
     accelerated = ufm.estimate_memory(problem, accelerator=True, num_devices=2)
     assert "features" not in accelerated.parts and accelerated.parts["host copy"] == features
     assert accelerated.device_bytes >= features // 2
+    # One CPU device: the check reads the features in place; a CPU split into devices
+    # (ufm.split_cpu) keeps separate buffers, and checking them makes one host copy.
+    assert "host copy" not in estimate.parts
+    assert ufm.estimate_memory(problem, num_devices=2).parts["host copy"] == features
 
 
 def test_the_decision_against_a_fake_available_memory():

@@ -13,7 +13,6 @@ import math
 from typing import no_type_check
 
 import numpy as np
-import scipy.sparse
 from jaxtyping import Float, Int
 
 from ._blocks import row_blocks, times_transpose
@@ -175,6 +174,7 @@ def _class_means(
 
 def class_sums(hb: Float[np.ndarray, "B d"], yb: Int[np.ndarray, " B"], k: int) -> Float[np.ndarray, "K d"]:
     """Per-class sums of the rows of ``hb``: a sparse one-hot product, O(B d), no B x K array."""
+    import scipy.sparse  # here, not at import: scipy is ~35 MB the solver and CLI do not need
     onehot = scipy.sparse.csr_matrix((np.ones(yb.size), (yb, np.arange(yb.size))), shape=(k, yb.size))
     return np.asarray(onehot @ hb)
 

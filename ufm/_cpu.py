@@ -46,7 +46,7 @@ def split_cpu(num_devices: int | None = None) -> int:
         num_devices: how many CPU devices; ``None`` means one per usable core, and then a count the
             user has already chosen (``XLA_FLAGS=--xla_force_host_platform_device_count=N`` or the
             ``jax_num_cpu_devices`` option) is kept, and a call after JAX has started changes
-            nothing (best effort, as ``python -m ufm.solve`` uses it).
+            nothing (best effort).
 
     Returns:
         The number of CPU devices JAX has or will have.

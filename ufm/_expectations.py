@@ -41,7 +41,6 @@ import math
 from typing import no_type_check
 
 import numpy as np
-import scipy.special
 from jaxtyping import ArrayLike, Float
 
 from ._quadrature import beta_rule
@@ -126,6 +125,7 @@ def _margins(k: int, lam: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndar
 
 def _pair_values(k: int, gamma: float, scale: float, lam: np.ndarray) -> dict[str, np.ndarray]:
     r"""The per-$\lambda$ quantities of a different-class pair at its optimum (float64 NumPy)."""
+    import scipy.special  # here, not at import: scipy is ~35 MB the solver and CLI do not need
     u, v = _margins(k, lam, gamma)
     beta = scale * scale * k / (k - 1)
     log_rest = math.log(k - 2) if k > 2 else -np.inf
@@ -212,6 +212,7 @@ def _log_density(alpha: float, lam: np.ndarray) -> np.ndarray:
     - \log(4^{\alpha-1}B(\alpha, \alpha))$: the $\lambda$-dependent part stays $O(1)$ where the
     density matters, even for $\alpha = 10^6$ (the normalisation is corrected by the caller)."""
     centred = 2.0 * lam - 1.0
+    import scipy.special  # here, not at import: scipy is ~35 MB the solver and CLI do not need
     log_norm = scipy.special.betaln(alpha, alpha) + (alpha - 1.0) * math.log(4.0)
     return (alpha - 1.0) * np.log1p(-centred * centred) - log_norm
 
@@ -244,6 +245,7 @@ def _composite_rule(alpha: float, gamma: float, cuts: tuple[float, ...]) -> tupl
     points = _breakpoints(alpha, gamma, cuts)
     legendre_x, legendre_w = beta_rule(1.0, 1.0, _PANEL_NODES)
     jacobi_x, jacobi_w = beta_rule(alpha, 1.0, _PANEL_NODES)
+    import scipy.special  # here, not at import: scipy is ~35 MB the solver and CLI do not need
     log_beta = scipy.special.betaln(alpha, alpha)
     nodes, weights = [], []
     for x0, x1 in zip(points[:-1], points[1:]):

@@ -24,7 +24,6 @@ import math
 from typing import no_type_check
 
 import numpy as np
-import scipy.optimize
 from jaxtyping import Float, Int
 
 from . import analytic
@@ -365,6 +364,7 @@ def _search(groups: _Groups) -> tuple[float, bool]:
         du, dv, dt = margin_derivatives(k, groups.lam, gamma, u, v, t)
         return float(_objective(groups, u, v, t, du, dv, dt)[1]) * gamma
 
+    import scipy.optimize  # here, not at import: scipy is ~35 MB the solver and CLI do not need
     lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, grid.size - 1)]
     slope_lo, slope_hi = slope(lo), slope(hi)
     if best == 0 and slope_lo >= 0.0:

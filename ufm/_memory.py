@@ -10,8 +10,9 @@ the estimate and the options that reduce it, a run that cannot fit.
 The terms follow the code: the Newton solver holds only its output and cache-sized chunks (see
 ``docs/performance.md``); the exact optimum, the comparison and the geometry work block by block
 (blocks of $2^{19}$ numbers); ``--out`` writes the exact optimum block by block too. A host copy of
-the features is needed only where the features do not already live in host memory (on an
-accelerator, or spread over several processes, where process 0 gathers them).
+the features is needed only where they are not already one host array (on an accelerator; spread
+over several processes, where process 0 gathers them; or over several CPU devices of one process,
+:func:`ufm.split_cpu`, whose buffers are separate).
 """
 
 from __future__ import annotations
@@ -46,9 +47,9 @@ _COMPARE_PER_SAMPLE = 8
 _COMPARE_BLOCKS = 6
 # Blocks alive while writing --out: the exact optimum's block and NumPy's 16 MiB write buffer.
 _WRITE_BYTES = 16 * 2**20 + 8 * _BLOCK_ELEMENTS
-# Newton's and the final check's chunks: at most 2**16 logits or features per chunk and ~30 arrays
-# of that size per device.
-_CHUNK_BYTES_PER_ITEM = 30 * 2**16
+# Newton's and the final check's chunks: at most 2**17 logits or features per chunk (a CPU device
+# with several cores) and ~30 arrays of that size per device.
+_CHUNK_BYTES_PER_ITEM = 30 * 2**17
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,7 +159,7 @@ def estimate_memory(
         parts["features"] = share
         parts["solver"] = solver
     gathers = process_index == 0 and (compare or save)
-    if gathers and (accelerator or num_processes > 1):
+    if gathers and (accelerator or num_processes > 1 or local_devices > 1):
         parts["host copy"] = features
     if compare and process_index == 0:
         parts["exact comparison"] = _COMPARE_PER_SAMPLE * 8 * num_samples + _COMPARE_BLOCKS * 8 * _BLOCK_ELEMENTS

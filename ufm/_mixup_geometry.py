@@ -13,7 +13,6 @@ import math
 from typing import no_type_check
 
 import numpy as np
-import scipy.special
 from jaxtyping import Float, Int
 
 from ._blocks import row_blocks, times_transpose
@@ -220,6 +219,7 @@ def _different_class(
             outside_max = max(outside_max, float(np.max(share)))
             outside_count += share.size
         za, zb, z, lb = za[keep], zb[keep], z[keep], lam[block][keep]
+        import scipy.special  # here, not at import: scipy is ~35 MB the solver and CLI do not need
         conf = scipy.special.expit(za - zb)  # p_a / (p_a + p_b), without overflow
         top = z.max(axis=1)
         prob = np.exp(za - top - np.log(np.sum(np.exp(z - top[:, None]), axis=1)))  # softmax(z)_a

@@ -104,6 +104,10 @@ _ROUNDOFF_FACTOR = 16.0  # rounding level of a per-sample objective: 16 eps (|te
 # Logits per chunk: the chunk's dozen working arrays then stay in a core's L2 cache (measured on a
 # 1 MiB-L2 CPU: 15-25% less time than chunks eight times larger, docs/performance.md).
 _CHUNK_ELEMENTS = 1 << 13
+# Where one CPU device has several cores to itself (JAX's default: one device for the whole CPU),
+# chunks large enough for XLA to spread each operation over the cores: on two cores 1.3-1.5x less
+# wall time than cache-sized chunks on one core (docs/performance.md).
+_SHARED_CHUNK_ELEMENTS = 1 << 17
 
 # How each sample's iteration ended (codes of the per-sample outcome, counted in NewtonRun.counts).
 SAMPLE_OUTCOMES = ("converged", "max_steps", "stalled", "line_search_failed", "nonfinite")
@@ -489,18 +493,15 @@ def _block_chunks(num_pairs: int, num_lambdas: int, rows: int) -> tuple[int, int
     return pairs, -(-num_lambdas // -(-num_lambdas // lambdas))
 
 
-@functools.partial(jax.jit, static_argnames=("feature_shape", "rows", "lanes", "mesh", "split"))
-def _run_blocks(w, pairs, lam, mu, beta, tol, max_steps, h0, *, feature_shape, rows, lanes, mesh, split):
+@functools.partial(jax.jit, static_argnames=("feature_shape", "rows", "mesh", "split"))
+def _run_blocks(w, pairs, lam, mu, beta, tol, max_steps, h0, *, feature_shape, rows, mesh, split):
     """Every device solves its block of the ``(P, M)`` samples (the pairs split over the devices
     when ``split == 0``, the mixing coefficients when ``split == 1``) in chunks of about ``rows``
     samples (a few pairs at one or a few mixing coefficients), each chunk running the Newton loop
     to the end and writing its features in place into the output. Nothing is padded, so the
     output is exactly the features, already laid out as ``feature_shape`` and split over the
     devices: the only features-sized array. No communication but the final reductions of the
-    iteration counts and outcomes.
-
-    The chunks are dealt to ``lanes`` independent Newton loops per step of the walk, which XLA's
-    CPU runtime may run at once (measured: less wall time at equal CPU time, docs/performance.md)."""
+    iteration counts and outcomes."""
     TRACES["newton"] += 1
     k, d = w.shape
 
@@ -529,25 +530,17 @@ def _run_blocks(w, pairs, lam, mu, beta, tol, max_steps, h0, *, feature_shape, r
             fresh = ((p >= pair_nominal) & (m >= lam_nominal)).astype(jnp.int8)
             return start, h, it, _outcome_counts(outcome, fresh)
 
-        per_lane = -(-num_chunks // lanes)
-
         def chunk(i, carry):
             out, its, counts = carry
-            # Lane j takes the j-th stretch of chunks; a lane past the end repeats the last chunk
-            # (bitwise the same features) and does not count it.
-            results = [solve_chunk(jnp.minimum(i + j * per_lane, num_chunks - 1)) for j in range(lanes)]
-            for j, (start, h, it, lane_counts) in enumerate(results):
-                out = lax.dynamic_update_slice(out, h, start)
-                its = jnp.maximum(its, it)
-                counts = counts + jnp.where(i + j * per_lane < num_chunks, lane_counts, 0)
-            return out, its, counts
+            start, h, it, chunk_counts = solve_chunk(i)
+            return lax.dynamic_update_slice(out, h, start), jnp.maximum(its, it), counts + chunk_counts
 
         carry = (
             jnp.zeros((num_pairs, num_lambdas, d), w.dtype),
             jnp.zeros((), jnp.int32),
             jnp.zeros(len(SAMPLE_OUTCOMES), jnp.int32),
         )
-        out, its, counts = lax.fori_loop(0, per_lane, chunk, carry)
+        out, its, counts = lax.fori_loop(0, num_chunks, chunk, carry)
         return out, its[None], counts[None]
 
     split_spec = _sharding.PartitionSpec(_sharding.SAMPLE_AXIS)
@@ -654,21 +647,25 @@ def _sample_classes(problem: MixupUFM) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return a, b, j
 
 
-def _chunk_rows(num_classes: int, dim: int, per_device: int) -> int:
-    """Samples per chunk: a power of two whose logits and features fit in a core's cache."""
-    rows = max(8, _CHUNK_ELEMENTS // max(num_classes, dim))
+def _chunk_rows(num_classes: int, dim: int, per_device: int, mesh=None) -> int:
+    """Samples per chunk: a power of two whose logits and features fit in a core's cache, or, on a
+    CPU device with several cores to itself, large enough to be spread over them."""
+    rows = max(8, _chunk_elements(mesh) // max(num_classes, dim))
     rows = 1 << (rows.bit_length() - 1)
     return max(1, min(rows, per_device))
 
 
-def _lanes(mesh) -> int:
-    """Independent Newton loops per device: two where a CPU device has at least two cores to
-    itself (independent loops may run at once there), else one."""
+def _cores_per_device(mesh) -> int:
+    """Usable CPU cores per local CPU device of ``mesh`` (``1`` for accelerators)."""
     devices = list(mesh.devices.flat)
     if devices[0].platform != "cpu":
         return 1
     local = sum(d.process_index == jax.process_index() for d in devices)
-    return 2 if usable_cores() >= 2 * max(1, local) else 1
+    return max(1, usable_cores() // max(1, local))
+
+
+def _chunk_elements(mesh) -> int:
+    return _SHARED_CHUNK_ELEMENTS if mesh is not None and _cores_per_device(mesh) >= 2 else _CHUNK_ELEMENTS
 
 
 def split_axis(feature_shape: tuple[int, ...], num_devices: int) -> int | None:
@@ -742,8 +739,7 @@ def newton_solve(
         ]
         static = dict(
             feature_shape=problem.feature_shape,
-            rows=_chunk_rows(k, d, n_local),
-            lanes=_lanes(mesh),
+            rows=_chunk_rows(k, d, n_local, mesh),
             mesh=mesh,
             split=split,
         )
@@ -752,7 +748,7 @@ def newton_solve(
         class_a, class_b, lam_index = _sample_classes(problem)
         n = class_a.size
         per_device = -(-n // num_devices)
-        rows = per_device if record is not None else _chunk_rows(k, d, per_device)
+        rows = per_device if record is not None else _chunk_rows(k, d, per_device, mesh)
         n_pad = -(-n // (num_devices * rows)) * num_devices * rows
         pad = n_pad - n
         # Padding samples are same-class problems for class 0 (well posed); they are dropped at the end.

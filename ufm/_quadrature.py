@@ -36,7 +36,6 @@ import functools
 import math
 
 import numpy as np
-import scipy.linalg
 from jaxtyping import Float
 
 __all__ = ["beta_rule", "chain_sequence"]
@@ -110,6 +109,7 @@ def _cached_rule(p: float, q: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     else:
         diagonal = zeta[0 : 2 * n : 2] + zeta[1 : 2 * n : 2]
         off = np.sqrt(zeta[1 : 2 * n - 2 : 2] * zeta[2 : 2 * n - 1 : 2])
+        import scipy.linalg  # here, not at import: scipy is ~35 MB the solver and CLI do not need
         start = np.clip(np.sort(scipy.linalg.eigh_tridiagonal(diagonal, off, eigvals_only=True)), 0.0, 1.0)
         lower = start <= 0.5
         nodes, weights = np.empty(n), np.empty(n)

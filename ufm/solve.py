@@ -185,8 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_number,
         default=None,
         metavar="D",
-        help="newton: split the samples over the first D local devices of every process (default all; on a "
-        "CPU the command makes one device per core, unless XLA_FLAGS sets the count)",
+        help="newton: split the samples over the first D local devices of every process (default all; a CPU "
+        "is one device unless XLA_FLAGS=--xla_force_host_platform_device_count=N splits it: faster, but the "
+        "check then needs a host copy of the features, about one more features-sized array)",
     )
     p.add_argument("--tol", type=_number, default=None, help="tolerance on the largest per-sample gradient norm "
                    "(default 1e-10 in float64, 1e-5 in float32)")
@@ -387,9 +388,6 @@ def _run(parser, args, launch: dict | None, quiet: _QuietStdout | None = None) -
 
     import ufm
 
-    # On a CPU, one device per core (unless the user chose a count): newton's samples then run on
-    # every core. A no-op when JAX has already started (main() called from Python).
-    ufm.split_cpu()
     distributed = launch is not None
     if distributed:
         given = launch["given"]
