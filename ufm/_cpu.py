@@ -1,11 +1,11 @@
 r"""One JAX device per CPU core, so that the Newton solver's independent samples use every core.
 
-On a CPU, JAX makes a single device of the whole machine. Large elementwise work and matmuls
-still use several threads, but the Newton solver works in cache-sized chunks (``ufm/_newton.py``),
-too small for that, so on one device it runs on one core. Its samples are independent, and
-:func:`ufm.minimize` splits them over all local devices: with one device per core every core
-solves its own share (measured on two cores at $K = 30$: 0.09--0.11 s instead of 0.18 s for the
-whole call, ``docs/performance.md``). The generic solvers run on one device and are unaffected.
+On a CPU, JAX makes a single device of the whole machine. The Newton solver then uses chunks large
+enough for XLA to spread each operation over the cores, which is less efficient than cache-sized
+chunks on each core. Its samples are independent, and :func:`ufm.minimize` splits them over all
+local devices: with one device per core every core solves its own share in cache-sized chunks
+(measured on two cores at $K = 30$: 0.09 s instead of 0.13--0.15 s for the whole call,
+``docs/performance.md``). The generic solvers run on one device and are unaffected.
 """
 
 from __future__ import annotations
