@@ -37,6 +37,12 @@ def test_before_jax_starts_one_device_per_core():
 
 def test_a_count_the_user_chose_is_kept():
     assert _probe("--xla_force_host_platform_device_count=3") == {"returned": 3, "devices": 3, "again": 3}
+    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=3")
+    for asked, ok in ((3, True), (2, False)):  # the same count is fine; another one is refused
+        run = subprocess.run([sys.executable, "-c", f"import ufm; print(ufm.split_cpu({asked}))"],
+                             capture_output=True, text=True, env=env, timeout=120)
+        assert (run.returncode == 0) == ok, run.stderr
+        assert ("3" in run.stdout) if ok else ("sets --xla_force_host_platform_device_count=3" in run.stderr)
 
 
 def test_after_jax_started_a_different_count_is_refused_not_ignored():

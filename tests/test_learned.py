@@ -333,6 +333,19 @@ def test_cli_out_saves_the_learned_classifier_and_no_check_skips_the_reference(t
     assert results["compared"] is False and results["converged"] is True
 
 
+def test_options_that_do_not_apply_to_a_learned_classifier_are_refused(capsys):
+    from ufm.solve import main
+
+    problem = ufm.MixupUFM(3, num_lambdas=2, weight_decay=0.05, classifier_decay=0.01)
+    with pytest.raises(ValueError, match="final_check applies to the fixed classifier"):
+        ufm.minimize(problem, final_check="autodiff")
+    with pytest.raises(SystemExit) as exc:  # gd needs a learning rate, which the CLI does not take
+        main(["--classes", "3", "--lambdas", "2", "--classifier-decay", "0.01", "--method", "gd"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "learning rate" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_experiment_quick_run_computes_saves_and_draws(tmp_path):
     import json
 

@@ -41,6 +41,9 @@ def test_the_estimate_is_sized_by_the_problem():
     # (ufm.split_cpu) keeps separate buffers, and checking them makes one host copy.
     assert "host copy" not in estimate.parts
     assert ufm.estimate_memory(problem, num_devices=2).parts["host copy"] == features
+    # A learned classifier's Newton method holds every sample's d h / d W: about N K^3 numbers.
+    learned = ufm.MixupUFM(6, num_lambdas=7, classifier_decay=1e-2)
+    assert ufm.estimate_memory(learned).parts["solver"] >= 36 * 7 * 6**3 * 8
 
 
 def test_the_decision_against_a_fake_available_memory():

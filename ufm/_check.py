@@ -98,7 +98,9 @@ class Report:
             + (f"learned classifier (decay {problem.classifier_decay:g})" if problem.learns_classifier
                else "fixed simplex-ETF classifier")
             + " (Fisher, Meng & Papyan, ICLR 2024)",
-            f"  K = {k}, d = {problem.dim}, scale = {problem.scale:g}, alpha = {problem.alpha:g}, "
+            f"  K = {k}, d = {problem.dim}, "
+            + ("" if problem.learns_classifier else f"scale = {problem.scale:g}, ")
+            + f"alpha = {problem.alpha:g}, "
             f"M = {problem.num_lambdas} lambdas ({_lambda_source(problem)}), "
             f"N = {problem.num_samples} samples, {problem.dtype}",
         ]

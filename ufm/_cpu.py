@@ -53,7 +53,8 @@ def split_cpu(num_devices: int | None = None) -> int:
 
     Raises:
         ValueError: ``num_devices`` is not a positive integer.
-        RuntimeError: ``num_devices`` was given, JAX has already started with another count.
+        RuntimeError: ``num_devices`` was given, and JAX has already started with another count or
+            ``XLA_FLAGS`` sets another count.
     """
     if num_devices is not None and (isinstance(num_devices, bool) or not isinstance(num_devices, int)
                                     or num_devices < 1):
@@ -73,7 +74,9 @@ def split_cpu(num_devices: int | None = None) -> int:
             return _chosen_count()
         num_devices = usable_cores()
     elif _FLAG in os.environ.get("XLA_FLAGS", ""):
-        raise RuntimeError(f"XLA_FLAGS already sets --{_FLAG}; leave it out to choose the count here")
+        if _chosen_count() == num_devices:
+            return num_devices
+        raise RuntimeError(f"XLA_FLAGS already sets --{_FLAG}={_chosen_count()}; leave it out to choose the count here")
     jax.config.update("jax_num_cpu_devices", num_devices)
     return num_devices
 

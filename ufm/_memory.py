@@ -7,7 +7,7 @@ adds these terms up for one process; :func:`available_memory` reads what the sys
 give. ``python -m ufm.solve`` compares the two before solving and refuses, with one line naming
 the estimate and the options that reduce it, a run that cannot fit.
 
-The terms follow the code: the Newton solver holds only its output and cache-sized chunks (see
+The terms follow the code: the Newton solver holds only its output and its chunks (see
 ``docs/performance.md``); the exact optimum, the comparison and the geometry work block by block
 (blocks of $2^{19}$ numbers); ``--out`` writes the exact optimum block by block too. A host copy of
 the features is needed only where they are not already one host array (on an accelerator; spread
@@ -143,7 +143,13 @@ def estimate_memory(
     share = -(-features // num_processes)
     local_devices = -(-num_devices // num_processes)
     chunk = local_devices * _CHUNK_BYTES_PER_ITEM * itemsize
-    if method == "newton":
+    if method == "newton" and problem.learns_classifier:
+        # The reduced Newton method on min_H F (ufm/_learned.py) forms every sample's derivative
+        # of its feature with respect to W: about N K^3 numbers, a few copies (measured: 6 GiB
+        # at K = 30, M = 16).
+        k = problem.num_classes
+        solver = 3 * num_samples * k**3 * itemsize + chunk
+    elif method == "newton":
         solver = chunk
     elif method in _JOINT_COPIES:
         solver = (_JOINT_COPIES[method] - 1) * features + chunk

@@ -99,6 +99,11 @@ def minimize(
     if final_check not in FINAL_CHECKS:
         raise ValueError(f"final_check must be one of {', '.join(FINAL_CHECKS)}, got {final_check!r}")
     if problem.learns_classifier:  # W is a variable too: its own solvers, in ufm/_learned.py
+        if final_check != "direct":
+            raise ValueError(
+                "final_check applies to the fixed classifier; a learned classifier's solvers recompute the "
+                "objective and gradient norms themselves (ufm/_learned.py)"
+            )
         solution = _learned.minimize_learned(
             problem, method, tol=tol, max_steps=max_steps, learning_rate=learning_rate, init=init,
             record=record, devices=devices,

@@ -63,7 +63,8 @@ level and its gradient norm stopped decreasing (stalled). A sample whose search 
 sufficient decrease in ``_MAX_TRIALS`` trials stays where it is and is reported
 (``line_search_failed``), rather than moved by a vanishing step (one that found such a point but
 not the slope condition takes that point). Because each sample's trajectory depends on that sample
-alone, the result does not depend on how samples are batched or sharded.
+alone, the result does not depend on how samples are batched or sharded (up to rounding: XLA may
+vectorise chunks of different sizes differently).
 """
 
 from __future__ import annotations
@@ -356,7 +357,7 @@ def _solve_logits(
     eps = jnp.finfo(dtype).eps
     tol2 = tol * tol
 
-    # Materialised once per call: the callers pass cache-sized chunks of samples.
+    # Materialised once per call: the callers pass chunks of samples (at most 2^17 logits).
     y = _targets(class_a, class_b, lam, num_classes)
 
     def assess(z, lse, sigma, gnorm2_prev):
@@ -477,7 +478,7 @@ def chunk_samples(pairs, lam, start, rows):
 def chunk_starts(i, rows, n):
     """Chunk ``i`` of ``rows`` samples out of ``n``: the nominal start ``i * rows`` and the start
     actually used, moved back so that the last chunk ends at ``n`` (it then repeats samples of
-    the previous chunk, which give bitwise the same result: every sample's iteration is its own)."""
+    the previous chunk, which give the same result: every sample's iteration is its own)."""
     nominal = i * rows
     return nominal, jnp.minimum(nominal, n - rows)
 
@@ -692,10 +693,11 @@ def newton_solve(
     The samples are split in equal blocks over a 1-D device mesh (:mod:`ufm._sharding`): by pairs
     when the number of devices divides the first axis of the features ($K$, or $P$ with pair
     subsampling), else by mixing coefficients when it divides $M$; otherwise they are flattened
-    and padded with dummy samples. Each device walks through its block in cache-sized chunks and
-    runs the Newton loop on one chunk at a time, writing that chunk's features at the end: the
-    only features-sized array is the output (already in ``problem.feature_shape`` and split over
-    the devices), and no device ever talks to another. With ``record`` the iteration must be
+    and padded with dummy samples. Each device walks through its block in chunks (cache-sized, or
+    larger on a CPU device with several cores) and runs the Newton loop on one chunk at a time,
+    writing that chunk's features at the end: the only features-sized array is the output
+    (already in ``problem.feature_shape`` and split over the devices), and no device ever talks to
+    another. With ``record`` the iteration must be
     global (one loop over all samples, a record per iteration), so the chunks are replaced by one
     loop over all samples with the same per-sample arithmetic.
 

@@ -461,7 +461,10 @@ def _run(parser, args, launch: dict | None, quiet: _QuietStdout | None = None) -
         code = ufm.distributed.allgather([code, 0, 0])[0][0]  # process 0's; the exchange compiled above
         quiet.restore()
     if text is not None:
-        print(text)
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:  # e.g. `| head`: the reader has what it wanted; no traceback
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return code
 
 
@@ -483,6 +486,9 @@ def _build(args, ufm, leader: bool, distributed: bool):
     )
     if args.method not in ufm.SOLVERS:
         raise ValueError(f"unknown method {args.method!r}; choose one of {', '.join(ufm.SOLVERS)}")
+    if problem.learns_classifier and args.method == "gd":
+        raise ValueError("method gd needs a learning rate with a learned classifier, which the command line does "
+                         "not take; use newton, lbfgs or adam (or ufm.minimize(..., learning_rate=...))")
     solver = ufm.SOLVERS[args.method](tol=args.tol, max_steps=args.max_steps)
     check_tol = _check_tol(args.check_tol)
     devices = None
