@@ -8,6 +8,7 @@ and nothing written to ``--out``. For each case with a Python equivalent, the AP
 
 import functools
 import math
+import os
 import subprocess
 import sys
 
@@ -275,3 +276,17 @@ def test_cli_process_exit_status_and_single_line():
         "python -m ufm.solve: error: argument --weight-decay: weight_decay must be finite and > 0, "
         f"got 0.0 ({DECAY_WHY}) (see --help)"
     ]
+
+
+def test_a_reader_that_went_away_gets_no_traceback():
+    # `python -m ufm.solve ... | head -1`: the reader may be gone when the report is printed.
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will read: writing raises BrokenPipeError in the child
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "ufm.solve", "--classes", "3", "--lambdas", "2"],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=300,
+        )
+    finally:
+        os.close(write_end)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
