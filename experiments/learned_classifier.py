@@ -32,10 +32,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -531,28 +528,19 @@ def _check_out(out: Path, force: bool) -> Path:
 
 def run(out: Path, quick: bool, force: bool, log=print) -> dict:
     """Compute, save and draw into ``out`` (written into a temporary sibling, then renamed)."""
+    import ufm
+
     out = _check_out(out, force)
     settings = quick_settings() if quick else Settings()
-    out.absolute().parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp", dir=out.absolute().parent))
     t0 = time.perf_counter()
-    try:
+    # Written into a temporary sibling, renamed into place at the end (never half-written).
+    with ufm.io.staged_dir(out) as tmp:
         record = {"quick": quick, "settings": settings.to_dict(), "data": compute(settings, tmp / "data", log)}
         record["solve_seconds"] = time.perf_counter() - t0
         paths = draw(tmp / "data", tmp)
         record["files"] = sorted(str(p.relative_to(tmp)) for p in paths)
         record["total_seconds"] = time.perf_counter() - t0
         (tmp / "run.json").write_text(json.dumps(_jsonable(record), indent=2, sort_keys=True) + "\n")
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old", dir=out.absolute().parent))
-            os.replace(out, old / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return record
 
 

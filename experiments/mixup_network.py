@@ -27,11 +27,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import platform
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -241,8 +238,8 @@ def run(out: Path, quick: bool, epochs: int | None, alpha: float, seed: int, for
             "fitted_weight_decay": {k: results["heads"][k]["fitted_weight_decay"] for k in HEADS},
             "fit_rel_residual": {k: results["heads"][k]["fit_rel_residual"] for k in HEADS},
             "test_accuracy": {k: results["heads"][k]["test_accuracy"] for k in HEADS}}
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp", dir=out.absolute().parent))
-    try:
+    # Written into a temporary sibling, renamed into place at the end (never half-written).
+    with ufm.io.staged_dir(out) as tmp:
         for kind, mixed in mixed_by_head.items():
             np.savez(tmp / f"mixed_{kind}.npz", **mixed)
         (tmp / "data").mkdir()
@@ -253,16 +250,6 @@ def run(out: Path, quick: bool, epochs: int | None, alpha: float, seed: int, for
         (tmp / "results.json").write_text(
             json.dumps(ufm.io.to_jsonable(results), indent=2, sort_keys=True, allow_nan=False) + "\n"
         )
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old", dir=out.absolute().parent))
-            os.replace(out, old / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log(f"wrote {out} in {time.perf_counter() - t0:.0f} s")
     return results
 
@@ -272,7 +259,6 @@ def _check_out(out: Path, force: bool) -> Path:
         raise ValueError(f"--out {str(out)!r} is an existing file, not a folder")
     if out.is_dir() and any(out.iterdir()) and not force:
         raise ValueError(f"--out {str(out)!r} already exists and is not empty (use --force to replace it)")
-    out.absolute().parent.mkdir(parents=True, exist_ok=True)
     return out
 
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
 import tempfile
 import time
@@ -81,15 +79,15 @@ def make_figures(out: Path, numbers: list[int], quick: bool, force: bool, log=pr
     end, so an interrupted run never leaves a half-written results folder.
     """
     out = _check_out(out, force)
+    import ufm  # here: redrawing must not start JAX
     from experiments._figio import save_figure_data
     from experiments.figures import FigureSettings, compute_figure, quick_settings
 
     settings = quick_settings() if quick else FigureSettings()
     record: dict = {"quick": quick, "settings": settings.to_dict(), "figures": {}}
     t0 = time.perf_counter()
-    out.absolute().parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp", dir=out.absolute().parent))
-    try:
+    # Written into a temporary sibling, renamed into place at the end (never half-written).
+    with ufm.io.staged_dir(out) as tmp:
         with tempfile.TemporaryDirectory(prefix="ufm-jax-cache-") as cache:
             _enable_compile_cache(Path(cache))
             for n in numbers:
@@ -107,16 +105,6 @@ def make_figures(out: Path, numbers: list[int], quick: bool, force: bool, log=pr
         record["files"] = sorted(str(p.relative_to(tmp)) for p in paths)
         record["total_seconds"] = time.perf_counter() - t0
         (tmp / "run.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old", dir=out.absolute().parent))
-            os.replace(out, old / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return record
 
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 __all__ = [
+    "staged_dir",
     "check_output_dir",
     "write_results_dir",
     "write_json",
@@ -41,22 +43,23 @@ def check_output_dir(path: str | os.PathLike, force: bool) -> Path:
     return out
 
 
-def write_results_dir(path: Path, writers: dict[str, Callable[[Path], None]], force: bool) -> None:
-    """Write every file into a temporary sibling folder, then rename it into place.
+@contextlib.contextmanager
+def staged_dir(path: str | os.PathLike, force: bool = True) -> Iterator[Path]:
+    """A temporary sibling folder to write into; renamed into place when the block ends normally.
 
     An interrupted run leaves at most a hidden ``.<name>.tmp*`` folder, never a half-written
-    results folder; an existing folder is replaced only with ``force``.
+    results folder. An existing folder is replaced, unless ``force`` is false and it is not empty.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp", dir=path.parent))
+    parent = path.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp", dir=parent))
     try:
-        for name, write in writers.items():
-            write(tmp / name)
+        yield tmp
         if path.exists():
             if not force and any(path.iterdir()):
                 raise ValueError(f"--out {str(path)!r} appeared while solving; not overwritten")
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old", dir=path.parent))
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old", dir=parent))
             os.replace(path, old / path.name)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
@@ -65,6 +68,14 @@ def write_results_dir(path: Path, writers: dict[str, Callable[[Path], None]], fo
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_results_dir(path: Path, writers: dict[str, Callable[[Path], None]], force: bool) -> None:
+    """Write every file into a temporary sibling folder, then rename it into place
+    (:func:`staged_dir`); an existing folder is replaced only with ``force``."""
+    with staged_dir(path, force=force) as tmp:
+        for name, write in writers.items():
+            write(tmp / name)
 
 
 def write_json(obj) -> Callable[[Path], None]:
